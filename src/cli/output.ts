@@ -1,0 +1,31 @@
+/**
+ * stdout carries only the result (one line, or one JSON object); everything
+ * meant for people goes to stderr, without colour unless stderr is a terminal
+ * and NO_COLOR is unset.
+ */
+import { writeSync } from "node:fs";
+
+const useColour = (): boolean => process.stderr.isTTY === true && !process.env.NO_COLOR;
+
+const paint = (code: string, text: string) => (useColour() ? `\x1b[${code}m${text}\x1b[0m` : text);
+
+// Synchronous writes: the process may exit right after, and a pipe must get every byte.
+function write(fd: 1 | 2, text: string): void {
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset);
+    } catch (error) {
+      if ((error as { code?: string }).code === "EAGAIN") continue;
+      if ((error as { code?: string }).code === "EPIPE") return;
+      throw error;
+    }
+  }
+}
+
+export const result = (line: string) => write(1, `${line}\n`);
+export const resultJson = (value: unknown) => write(1, `${JSON.stringify(value)}\n`);
+export const info = (line: string) => write(2, `${line}\n`);
+export const warn = (line: string) => write(2, `${paint("33", "warning:")} ${line}\n`);
+export const errorLine = (line: string) => write(2, `${paint("31", "error:")} ${line}\n`);

@@ -1,0 +1,71 @@
+#!/usr/bin/env bun
+/**
+ * Entry point: argv → command → the one catch → exit code.
+ * Commands are imported lazily so `--version` and `--help` load nothing else.
+ */
+import { CliError, EXIT } from "./errors.ts";
+import { errorLine, info, result, resultJson } from "./cli/output.ts";
+
+type Command = { run(argv: string[]): Promise<number> };
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  pair: () => import("./cli/pair.ts"),
+};
+
+export const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenClaw gateway
+
+Usage:
+  kokochat-pairing [pair] [REQUEST…]   approve a pairing request, print the setup code
+  kokochat-pairing --help | --version
+
+The request is read from KOKOCHAT_PAIRING_REQUEST, else the arguments, else
+piped stdin: raw JSON, base64url or base64, alone or inside a chat message.
+
+pair options:
+  --state-dir DIR          OpenClaw state dir (default: as OpenClaw resolves it)
+  --store auto|sqlite|json device store to write (default: the one the gateway reads)
+  --relay-url URL          relay base URL (default: KOKOCHAT_RELAY_URL or wss://deeply.plus/relay)
+  --insecure-relay         allow a ws:// relay on a non-loopback host
+  --no-connector           do not start the relay connector
+  --limited                never grant operator.admin
+  --json                   print one JSON object instead of the setup code
+  --dry-run                validate and report; write nothing, print no code
+
+Exit codes: 0 ok, 64 usage, 65 invalid request, 66 no request, 69 store not
+there yet, 70 internal, 74 I/O, 75 busy (retry), 77 refused, 78 unreadable or
+unknown store/config.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === "--version" || first === "-v") {
+    const { VERSION } = await import("./version.ts");
+    result(VERSION);
+    return EXIT.ok;
+  }
+  if (first === "--help" || first === "-h" || first === "help") {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const name = first !== undefined && first in COMMANDS ? first : "pair";
+  const rest = name === first ? argv.slice(1) : argv;
+  const command = await COMMANDS[name]!();
+  return command.run(rest);
+}
+
+const wantsJson = (argv: string[]) => argv.includes("--json");
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  const known = error instanceof CliError;
+  const code = known ? error.code : "internal";
+  const exit = known ? error.exitCode : EXIT.internal;
+  const message = known
+    ? error.message
+    : `internal error (${error instanceof Error ? error.name : typeof error}): please report it with 'kokochat-pairing doctor' output`;
+  if (wantsJson(process.argv)) resultJson({ ok: false, error: { code, exit, message } });
+  errorLine(message);
+  if (!known && process.env.KOKOCHAT_DEBUG) info(String((error as Error)?.stack ?? error));
+  process.exitCode = exit;
+}
