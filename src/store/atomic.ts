@@ -7,13 +7,9 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { checkpoint } from "../testhooks.ts";
 
 const isWindows = process.platform === "win32";
-
-/** Test hook: KOKOCHAT_TEST_FAIL_AT=<step> makes that step throw, to prove cleanup. */
-function checkpoint(step: string): void {
-  if (process.env.KOKOCHAT_TEST_FAIL_AT === step) throw Object.assign(new Error(`injected failure at ${step}`), { code: "EIO" });
-}
 
 function fsyncDir(dir: string): void {
   if (isWindows) return; // directories cannot be opened for fsync there
@@ -43,15 +39,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   let fd: number | undefined = openSync(temp, "wx", mode);
   try {
-    checkpoint("open");
+    checkpoint("atomic-open");
     fchmodSync(fd, mode);
     const bytes = typeof data === "string" ? Buffer.from(data) : data;
     for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
-    checkpoint("write");
+    checkpoint("atomic-write");
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    checkpoint("rename");
+    checkpoint("atomic-rename");
     renameWithRetry(temp, path);
   } catch (error) {
     if (fd !== undefined) closeSync(fd);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
+import { checkpoint } from "../testhooks.ts";
 import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
 
 const MAX_REDO = 5;
@@ -59,6 +60,7 @@ export async function approveJson(stateDir: string, approval: Approval): Promise
     if (errno(error) !== "EEXIST") throw fsError(error, "the devices folder");
   }
   return withLock(f.lock, "devices/paired.json", () => {
+    checkpoint("json-locked");
     let rotated: boolean | undefined;
     for (let attempt = 0; attempt < MAX_REDO; attempt++) {
       const paired = readPaired(f);

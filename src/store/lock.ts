@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CliError, errno, fsError } from "../errors.ts";
+import { busyTimeoutMs } from "../testhooks.ts";
 
 export type LockOptions = { timeoutMs?: number; staleMs?: number };
 
@@ -57,7 +58,7 @@ function breakStale(lockPath: string): void {
 }
 
 export async function withLock<T>(lockPath: string, what: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timeoutMs = options.timeoutMs ?? busyTimeoutMs();
   const staleMs = options.staleMs ?? 60_000;
   const nonce = randomBytes(8).toString("hex");
   const deadline = Date.now() + timeoutMs;

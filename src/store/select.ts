@@ -7,7 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.ts";
 import type { OpenClawConfig } from "../openclaw/config.ts";
-import { hasPairedTable, openDatabase, readInfo, type SqliteInfo } from "./sqlite.ts";
+import { hasPairedTable, openDatabase, readInfo, sqliteError, type SqliteInfo } from "./sqlite.ts";
 
 export type StoreChoice = "auto" | "sqlite" | "json";
 export type StoreKind = "sqlite" | "json";
@@ -27,9 +27,11 @@ export function isSqliteEra(version: string | undefined): boolean {
 }
 
 function inspectSqlite(path: string): { hasTable: boolean; info: SqliteInfo } {
-  const db = openDatabase(path, true);
+  const db = openDatabase(path);
   try {
     return { hasTable: hasPairedTable(db), info: readInfo(db) };
+  } catch (error) {
+    throw sqliteError(error, path);
   } finally {
     db.close();
   }

@@ -8,11 +8,11 @@
  */
 import { Database } from "bun:sqlite";
 import { CliError, errno } from "../errors.ts";
+import { busyTimeoutMs, checkpoint } from "../testhooks.ts";
 import { assertSameKey, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
 
 export const PAIRED = "device_pairing_paired";
 export const PENDING = "device_pairing_pending";
-const BUSY_TIMEOUT_MS = 10_000;
 
 /** record field → column, for every column we write. */
 const COLUMNS = {
@@ -37,7 +37,7 @@ const FIELDS = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
 
 export type SqliteInfo = { userVersion: number; schemaVersion?: number; appVersion?: string };
 
-function sqliteError(error: unknown, path: string): CliError {
+export function sqliteError(error: unknown, path: string): CliError {
   if (error instanceof CliError) return error;
   const code = errno(error) ?? "";
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
@@ -49,10 +49,15 @@ function sqliteError(error: unknown, path: string): CliError {
   return new CliError("io", `cannot use ${path} (${code || "I/O error"}): check the disk and the path`);
 }
 
-export function openDatabase(path: string, readonly: boolean): Database {
+/**
+ * Always a read-write connection, even to only read: in WAL mode a read-only
+ * connection creates -wal/-shm files it cannot remove, while the last
+ * read-write connection removes them on close, leaving the folder as it was.
+ */
+export function openDatabase(path: string): Database {
   try {
-    const db = readonly ? new Database(path, { readonly: true }) : new Database(path, { readwrite: true, create: false });
-    db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const db = new Database(path, { readwrite: true, create: false });
+    db.run(`PRAGMA busy_timeout = ${busyTimeoutMs()}`);
     return db;
   } catch (error) {
     throw sqliteError(error, path);
@@ -122,7 +127,7 @@ const selectDevice = `SELECT * FROM ${PAIRED} WHERE device_id = ?`;
 export type SqliteOutcome = { rotated: boolean; info: SqliteInfo };
 
 export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
-  const db = openDatabase(path, false);
+  const db = openDatabase(path);
   try {
     checkSchema(db, path);
     const info = readInfo(db);
@@ -137,6 +142,7 @@ export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
       const merged = { ...mergeDevice(existing, approval), approvedVia: "owner" };
       upsert.run(recordToParams(merged) as never);
       db.query(`DELETE FROM ${PENDING} WHERE device_id = ?`).run(approval.request.deviceId);
+      checkpoint("sqlite-in-transaction");
       return existing !== undefined;
     });
     return { rotated: approve.immediate(), info };
@@ -149,7 +155,7 @@ export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
 
 /** Dry run: the same checks, read-only. */
 export function previewSqlite(path: string, approval: Approval): SqliteOutcome {
-  const db = openDatabase(path, true);
+  const db = openDatabase(path);
   try {
     checkSchema(db, path);
     const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(approval.request.deviceId);
