@@ -56,7 +56,7 @@ export function relayUrlFrom(flag: string | undefined, env: NodeJS.ProcessEnv, i
   return normaliseRelayUrl(chosen, insecure);
 }
 
-function readCredentials(path: string): RelayCredentials | undefined {
+export function readCredentials(path: string): RelayCredentials | undefined {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -72,7 +72,7 @@ function readCredentials(path: string): RelayCredentials | undefined {
   return undefined; // unreadable credentials are ours to replace
 }
 
-const reusable = (c: RelayCredentials | undefined, relayUrl: string): c is RelayCredentials =>
+export const reusable = (c: RelayCredentials | undefined, relayUrl: string): c is RelayCredentials =>
   c !== undefined && c.relayUrl === relayUrl && RELAY_ID_RE.test(c.relayId) && RELAY_SECRET_RE.test(c.relaySecret);
 
 /** Credentials as they are now, for a dry run: reused, or to be minted. */

@@ -8,6 +8,23 @@ import { ADMIN_SCOPE } from "../request/scopes.ts";
 
 export type DeviceRecord = Record<string, unknown>;
 
+/**
+ * What a read-modify-write of one device decides, given the device as the
+ * store holds it inside the lock or transaction: the record to write (none:
+ * write nothing), whether to drop the device's pending requests, how to
+ * recognise the write on read-back (JSON store), and a result for the caller.
+ */
+export type DeviceChange<T> = {
+  next?: DeviceRecord;
+  dropPending?: boolean;
+  /** JSON store: does the record read back after writing hold our change? */
+  isApplied?: (record: DeviceRecord | undefined) => boolean;
+  result: T;
+};
+
+/** Called once per attempt (the JSON store redoes it when the gateway clobbered a write); must not depend on attempt count. */
+export type DeviceEdit<T> = (existing: DeviceRecord | undefined) => DeviceChange<T>;
+
 export type Approval = {
   request: ValidRequest;
   /** Scopes granted by this pairing (policy already applied). */

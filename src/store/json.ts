@@ -11,7 +11,7 @@ import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
 import { checkpoint } from "../testhooks.ts";
-import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
+import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
 
 const MAX_REDO = 5;
 
@@ -51,36 +51,67 @@ const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 export type JsonOutcome = { rotated: boolean };
 
-export async function approveJson(stateDir: string, approval: Approval): Promise<JsonOutcome> {
+/**
+ * Read, decide and write one device under the store's lock (SPEC §3b): read
+ * paired.json (and pending.json when the device's pending requests are to go),
+ * let `edit` decide, replace the file(s) atomically, then read back and redo
+ * the whole step if the gateway's own snapshot clobbered our write. The
+ * devices folder must exist. Shared by pair and revoke; the result is the one
+ * `edit` gave on the first attempt (the store as we found it).
+ */
+export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, edit: DeviceEdit<T>): Promise<T> {
   const f = filesOf(stateDir);
-  const id = approval.request.deviceId;
-  try {
-    if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
-  } catch (error) {
-    if (errno(error) !== "EEXIST") throw fsError(error, "the devices folder");
-  }
   return withLock(f.lock, "devices/paired.json", () => {
     checkpoint("json-locked");
-    let rotated: boolean | undefined;
+    let first: { result: T } | undefined;
     for (let attempt = 0; attempt < MAX_REDO; attempt++) {
       const paired = readPaired(f);
-      const pending = readPending(f);
-      rotated ??= paired[id] !== undefined;
-      paired[id] = mergeDevice(paired[id], approval);
+      const change = edit(paired[deviceId]);
+      first ??= { result: change.result };
+      if (!change.next) return first.result;
+      const pending = change.dropPending ? readPending(f) : {};
+      paired[deviceId] = change.next;
       writeFileAtomic(f.paired, serialise(paired));
-      const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === id);
+      const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
       if (stale.length > 0) {
         for (const key of stale) delete pending[key];
         writeFileAtomic(f.pending, serialise(pending));
       }
       // The gateway may have written its own snapshot between our read and our rename.
-      const token = (readPaired(f)[id]?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
-      if (token === approval.token) return { rotated };
+      const applied = change.isApplied ?? ((record) => JSON.stringify(record) === JSON.stringify(change.next));
+      if (applied(readPaired(f)[deviceId])) return first.result;
     }
     throw new CliError("busy", "devices/paired.json kept changing under us (is the gateway rewriting it?): try again in a moment");
   }).catch((error) => {
     throw fsError(error, "devices/paired.json");
   });
+}
+
+const operatorToken = (record: DeviceRecord | undefined) => (record?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
+
+export async function approveJson(stateDir: string, approval: Approval): Promise<JsonOutcome> {
+  const dir = devicesDir(stateDir);
+  try {
+    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if (errno(error) !== "EEXIST") throw fsError(error, "the devices folder");
+  }
+  const rotated = await modifyDeviceJson(stateDir, approval.request.deviceId, (existing) => ({
+    next: mergeDevice(existing, approval),
+    dropPending: true,
+    isApplied: (record) => operatorToken(record) === approval.token,
+    result: existing !== undefined,
+  }));
+  return { rotated };
+}
+
+/** Every paired device of devices/paired.json (none when it does not exist), newest approval first. */
+export function listDevicesJson(stateDir: string): { id: string; record: DeviceRecord; unreadable: string[] }[] {
+  const paired = readPaired(filesOf(stateDir));
+  const approved = (r: DeviceRecord) => (typeof r.approvedAtMs === "number" ? r.approvedAtMs : 0);
+  return Object.entries(paired)
+    .map(([id, record]) => ({ id, record, unreadable: [] }))
+    .sort((a, b) => approved(b.record) - approved(a.record) || (a.id < b.id ? -1 : 1));
 }
 
 export function previewJson(stateDir: string, approval: Approval): JsonOutcome {

@@ -7,9 +7,10 @@
  * (busy_timeout is a setting of our own connection only).
  */
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { CliError, errno } from "../errors.ts";
 import { busyTimeoutMs, checkpoint } from "../testhooks.ts";
-import { assertSameKey, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
+import { assertSameKey, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
 
 export const PAIRED = "device_pairing_paired";
 export const PENDING = "device_pairing_pending";
@@ -97,7 +98,8 @@ export function readInfo(db: Database): SqliteInfo {
   };
 }
 
-function rowToRecord(row: Record<string, unknown>, path: string): DeviceRecord {
+/** A row as a record. A JSON column that does not parse is refused, or, given `unreadable`, named there and left out. */
+function rowToRecord(row: Record<string, unknown>, path: string, unreadable?: string[]): DeviceRecord {
   const record: DeviceRecord = {};
   for (const field of FIELDS) {
     const value = row[COLUMNS[field]];
@@ -106,6 +108,10 @@ function rowToRecord(row: Record<string, unknown>, path: string): DeviceRecord {
       try {
         record[field] = JSON.parse(String(value));
       } catch {
+        if (unreadable) {
+          unreadable.push(COLUMNS[field]);
+          continue;
+        }
         throw new CliError("bad-store", `${path}: the device's ${COLUMNS[field]} is not JSON; nothing was changed: fix or remove the device with 'openclaw devices'`);
       }
     } else record[field] = value;
@@ -126,26 +132,91 @@ const selectDevice = `SELECT * FROM ${PAIRED} WHERE device_id = ?`;
 
 export type SqliteOutcome = { rotated: boolean; info: SqliteInfo };
 
-export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
+/**
+ * Read, decide and write one device inside one BEGIN IMMEDIATE transaction
+ * (SPEC §3a): the row is read, `edit` decides, and only the columns that
+ * changed are written (a new device is inserted whole); with `dropPending`
+ * the device's pending requests go too. No other row, table or pragma is
+ * touched. Shared by pair and revoke.
+ */
+export function modifyDeviceSqlite<T>(path: string, deviceId: string, edit: DeviceEdit<T>): { result: T; info: SqliteInfo } {
   const db = openDatabase(path);
   try {
     checkSchema(db, path);
     const info = readInfo(db);
-    const columns = Object.values(COLUMNS);
-    const upsert = db.query(
-      `INSERT INTO ${PAIRED} (${columns.join(", ")}) VALUES (${FIELDS.map((f) => `$${f}`).join(", ")})
-       ON CONFLICT(device_id) DO UPDATE SET ${columns.filter((c) => c !== "device_id").map((c) => `${c} = excluded.${c}`).join(", ")}`,
-    );
-    const approve = db.transaction(() => {
-      const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(approval.request.deviceId);
+    const modify = db.transaction(() => {
+      const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(deviceId);
       const existing = row ? rowToRecord(row, path) : undefined;
-      const merged = { ...mergeDevice(existing, approval), approvedVia: "owner" };
-      upsert.run(recordToParams(merged) as never);
-      db.query(`DELETE FROM ${PENDING} WHERE device_id = ?`).run(approval.request.deviceId);
+      const change = edit(existing);
+      if (change.next) {
+        const params = recordToParams(change.next);
+        if (!existing) {
+          db.query(`INSERT INTO ${PAIRED} (${FIELDS.map((f) => COLUMNS[f]).join(", ")}) VALUES (${FIELDS.map((f) => `$${f}`).join(", ")})`).run(params as never);
+        } else {
+          const before = recordToParams(existing);
+          const changed = FIELDS.filter((f) => f !== "deviceId" && before[`$${f}`] !== params[`$${f}`]);
+          if (changed.length > 0) {
+            const values = Object.fromEntries([["$deviceId", deviceId], ...changed.map((f) => [`$${f}`, params[`$${f}`]])]);
+            db.query(`UPDATE ${PAIRED} SET ${changed.map((f) => `${COLUMNS[f]} = $${f}`).join(", ")} WHERE device_id = $deviceId`).run(values as never);
+          }
+        }
+      }
+      if (change.dropPending) db.query(`DELETE FROM ${PENDING} WHERE device_id = ?`).run(deviceId);
       checkpoint("sqlite-in-transaction");
-      return existing !== undefined;
+      return change.result;
     });
-    return { rotated: approve.immediate(), info };
+    return { result: modify.immediate(), info };
+  } catch (error) {
+    throw sqliteError(error, path);
+  } finally {
+    db.close();
+  }
+}
+
+export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
+  const { result, info } = modifyDeviceSqlite(path, approval.request.deviceId, (existing) => ({
+    next: { ...mergeDevice(existing, approval), approvedVia: "owner" },
+    dropPending: true,
+    result: existing !== undefined,
+  }));
+  return { rotated: result, info };
+}
+
+/** Columns only shown, never written: record field → column. */
+const SHOWN_COLUMNS = { operatorLabel: "operator_label", lastSeenAtMs: "last_seen_at_ms", lastSeenReason: "last_seen_reason" } as const;
+
+export type ListedDevice = { id: string; record: DeviceRecord; unreadable: string[] };
+
+/**
+ * For reading only. With the gateway's -wal and -shm present (it is running,
+ * or left a WAL behind), a read-only connection uses them and changes
+ * nothing; without them, the read-write connection of `openDatabase` creates
+ * and removes them again, and its close has no WAL to checkpoint. Either way
+ * no file is left changed.
+ */
+export function openForReading(path: string): Database {
+  if (!(existsSync(`${path}-wal`) && existsSync(`${path}-shm`))) return openDatabase(path);
+  try {
+    const db = new Database(path, { readonly: true, create: false });
+    db.run(`PRAGMA busy_timeout = ${busyTimeoutMs()}`);
+    return db;
+  } catch (error) {
+    throw sqliteError(error, path);
+  }
+}
+
+/** Every paired device, newest approval first. A row whose JSON columns do not parse is listed with them named. */
+export function listDevicesSqlite(path: string): { devices: ListedDevice[]; info: SqliteInfo } {
+  const db = openForReading(path);
+  try {
+    const rows = db.query<Record<string, unknown>, []>(`SELECT * FROM ${PAIRED} ORDER BY approved_at_ms DESC, device_id`).all();
+    const devices = rows.map((row) => {
+      const unreadable: string[] = [];
+      const record = rowToRecord(row, path, unreadable);
+      for (const [field, column] of Object.entries(SHOWN_COLUMNS)) if (row[column] !== null && row[column] !== undefined) record[field] = row[column];
+      return { id: String(row.device_id), record, unreadable };
+    });
+    return { devices, info: readInfo(db) };
   } catch (error) {
     throw sqliteError(error, path);
   } finally {
