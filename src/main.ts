@@ -10,12 +10,16 @@ type Command = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   pair: () => import("./cli/pair.ts"),
+  devices: () => import("./cli/devices.ts"),
+  revoke: () => import("./cli/revoke.ts"),
 };
 
 export const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenClaw gateway
 
 Usage:
   kokochat-pairing [pair] [REQUEST…]   approve a pairing request, print the setup code
+  kokochat-pairing devices             list paired devices (never their tokens)
+  kokochat-pairing revoke DEVICE       revoke a device's operator token
   kokochat-pairing --help | --version
 
 The request is read from KOKOCHAT_PAIRING_REQUEST, else the arguments, else
@@ -31,9 +35,13 @@ pair options:
   --json                   print one JSON object instead of the setup code
   --dry-run                validate and report; write nothing, print no code
 
+devices options: --json, --all (every device, not only KokoChat's), --state-dir DIR, --store
+revoke options:  DEVICE is a device id or its first 8+ hex digits; --yes (needed when
+                 stdin is not a terminal), --dry-run, --json, --state-dir DIR, --store
+
 Exit codes: 0 ok, 64 usage, 65 invalid request, 66 no request, 69 store not
 there yet, 70 internal, 74 I/O, 75 busy (retry), 77 refused, 78 unreadable or
-unknown store/config.
+unknown store/config; revoke: 1 when the answer was not yes.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -47,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const name = first !== undefined && first in COMMANDS ? first : "pair";
+  const name = first !== undefined && Object.hasOwn(COMMANDS, first) ? first : "pair";
   const rest = name === first ? argv.slice(1) : argv;
   const command = await COMMANDS[name]!();
   return command.run(rest);
