@@ -158,6 +158,12 @@ describe("exit codes (README table)", () => {
     expect(snapshot(s.dir)).toEqual({});
   }, 300_000);
 
+  it("treats words that name no command, even inherited object keys, as the request", async () => {
+    using s = tempStateDir();
+    for (const word of ["toString", "constructor", "__proto__", "hasOwnProperty"])
+      expect((await run([word, "--state-dir", s.dir])).exitCode).toBe(66);
+  });
+
   it("70: an internal fault gives one line, no stack trace, and the exit code", async () => {
     using s = tempStateDir();
     const r = await pair(s.dir, [requestCode(newIdentity())], { env: { KOKOCHAT_TEST_FAIL_AT: "pair-start" } });
