@@ -5,15 +5,16 @@
  * gateway URL (SPEC §3). Errors name the file, never a value from it.
  */
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
+import { effectiveEnv, localGatewayUrl, readOpenClawConfig } from "../openclaw/config.ts";
+import { resolveStateDir, systemProbe } from "../store/statedir.ts";
 import type { ConnectorConfig } from "./connector.ts";
+import { credentialsPath } from "./credentials.ts";
+
+export { relayDir } from "./credentials.ts";
 
 const RELAY_ID_RE = /^[A-Za-z0-9_-]{16,160}$/;
 const RELAY_SECRET_RE = /^[A-Za-z0-9_-]{32,256}$/;
-
-export const relayDir = (stateDir: string) => join(stateDir, "kokochat-relay");
 
 function readJson(path: string, what: string): Record<string, unknown> | undefined {
   let text: string;
@@ -65,45 +66,18 @@ export function readConnectorConfig(path: string): ConnectorConfig {
   return { ...credentials(value, what), gatewayUrl: wsUrl(value.gatewayUrl, "gatewayUrl", what) };
 }
 
-// TODO(merge main): use store/statedir.ts and openclaw/config.ts once they land.
-const nonEmpty = (v: string | undefined) => (v !== undefined && v.trim() !== "" ? v.trim() : undefined);
-
-function expand(path: string, home: string): string {
-  const p = path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path;
-  return isAbsolute(p) ? resolve(p) : resolve(process.cwd(), p);
-}
-
-export function stateDirFrom(env: NodeJS.ProcessEnv, flag?: string): string {
-  const home = nonEmpty(env.HOME) ?? homedir();
-  const chosen = nonEmpty(flag) ?? nonEmpty(env.OPENCLAW_STATE_DIR) ?? nonEmpty(env.CLAWDBOT_STATE_DIR) ?? nonEmpty(env.OPENCLAW_CONFIG_DIR);
-  if (chosen) return expand(chosen, home);
-  const base = nonEmpty(env.OPENCLAW_HOME) ? expand(env.OPENCLAW_HOME!, home) : home;
-  return join(base, ".openclaw");
-}
-
-function gatewayUrlFrom(stateDir: string, env: NodeJS.ProcessEnv): string {
-  const override = nonEmpty(env.KOKOCHAT_LOCAL_GATEWAY_URL);
-  if (override) return override;
-  const fromEnv = Number(env.OPENCLAW_GATEWAY_PORT);
-  if (Number.isInteger(fromEnv) && fromEnv > 0 && fromEnv < 65536) return `ws://127.0.0.1:${fromEnv}`;
-  let port = 18789;
-  try {
-    const parsed = Bun.JSON5.parse(readFileSync(nonEmpty(env.OPENCLAW_CONFIG_PATH) ?? join(stateDir, "openclaw.json"), "utf8")) as {
-      gateway?: { port?: unknown };
-    };
-    const p = parsed?.gateway?.port;
-    if (typeof p === "number" && Number.isInteger(p) && p > 0 && p < 65536) port = p;
-  } catch {}
-  return `ws://127.0.0.1:${port}`;
-}
+/** The state dir as OpenClaw resolves it (SPEC §3), `--state-dir` first. */
+export const stateDirFrom = (env: NodeJS.ProcessEnv, flag?: string): string => resolveStateDir(env, systemProbe(env), flag).dir;
 
 /**
  * Settings from the state dir: relay.json and the local gateway URL.
  * `undefined` when nothing is paired yet (no relay.json).
  */
-export function bootstrapConnectorConfig(stateDir: string, env: NodeJS.ProcessEnv): ConnectorConfig | undefined {
+export function bootstrapConnectorConfig(stateDir: string, processEnv: NodeJS.ProcessEnv): ConnectorConfig | undefined {
   const what = "kokochat-relay/relay.json";
-  const value = readJson(join(relayDir(stateDir), "relay.json"), what);
+  const value = readJson(credentialsPath(stateDir), what);
   if (!value) return undefined;
-  return { ...credentials(value, what), gatewayUrl: wsUrl(gatewayUrlFrom(stateDir, env), "the gateway URL", "the local gateway URL") };
+  const env = effectiveEnv(stateDir, processEnv);
+  const gatewayUrl = localGatewayUrl(readOpenClawConfig(stateDir, env), env);
+  return { ...credentials(value, what), gatewayUrl: wsUrl(gatewayUrl, "the gateway URL", "the local gateway URL") };
 }

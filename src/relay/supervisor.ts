@@ -14,22 +14,12 @@
  * after that check; never by name or pattern. All of it runs under a lock so
  * two `pair` runs at once still leave one connector.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  rmdirSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
+import { writeFileAtomic as atomicWrite } from "../store/atomic.ts";
+import { withLock } from "../store/lock.ts";
+import { relayDir } from "./credentials.ts";
 import { installedService, restartSteps, runStep, runSteps, type ServicePlace, type StepRunner } from "./service.ts";
 
 export type EnsureResult = "started" | "running" | "restarted-service" | "skipped";
@@ -71,7 +61,6 @@ export const defaultDeps = (): SupervisorDeps => ({
   say: (line) => process.stderr.write(`${line}\n`),
 });
 
-export const relayDir = (stateDir: string) => join(stateDir, "kokochat-relay");
 export const pidPath = (stateDir: string, relayId: string) => join(relayDir(stateDir), `${relayId}.pid`);
 export const logPath = (stateDir: string) => join(relayDir(stateDir), "connector.log");
 
@@ -144,62 +133,16 @@ export function readPidFile(path: string): PidRecord | undefined {
   return { pid: Number.parseInt(text, 10) || 0, start: "", configPath: "", startedAtMs: 0 };
 }
 
-/** Write a file atomically: temp (wx, mode) → fsync → rename → fsync folder. */
+/** Write the pid file (or a unit) atomically with `mode`; failures become CliErrors. */
 export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
-  const tmp = `${path}.${Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex")}.tmp`;
-  let fd: number | undefined;
   try {
-    fd = openSync(tmp, "wx", mode);
-    const bytes = Buffer.from(text);
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-    try {
-      const dirFd = openSync(join(path, ".."), "r");
-      fsyncSync(dirFd);
-      closeSync(dirFd);
-    } catch {}
+    atomicWrite(path, text, mode);
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw fsError(error, "a connector pid file");
+    throw fsError(error, path.endsWith(".pid") ? "a connector pid file" : path);
   }
 }
 
-// ── lock ─────────────────────────────────────────────────────────────────────
-
-const LOCK_STALE_MS = 30_000;
-
-async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const lock = join(dir, "connector.lock");
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      mkdirSync(lock, { mode: 0o700 });
-      break;
-    } catch (error) {
-      if (errno(error) !== "EEXIST") throw fsError(error, "the connector lock");
-      try {
-        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) {
-          rmdirSync(lock);
-          continue;
-        }
-      } catch {}
-      if (Date.now() > deadline) throw new CliError("busy", "another kokochat-pairing is starting the relay connector: try again in a moment");
-      await Bun.sleep(25 + Math.random() * 50);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    try {
-      rmdirSync(lock);
-    } catch {}
-  }
-}
+const withConnectorLock = <T>(dir: string, fn: () => Promise<T>) => withLock(join(dir, "connector.lock"), "starting the relay connector", fn);
 
 // ── stopping and starting ───────────────────────────────────────────────────
 
@@ -326,7 +269,7 @@ export async function ensureConnector(
   } catch (error) {
     throw fsError(error, "the kokochat-relay folder");
   }
-  return withLock(dir, async () => {
+  return withConnectorLock(dir, async () => {
     const service = deps.service();
     if (service) {
       await stopRecordedConnectors(stateDir);
