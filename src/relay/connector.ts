@@ -27,6 +27,8 @@ export type ConnectorLimits = {
   maxQueuedFrames: number;
   /** Bytes held per stream while its gateway socket opens; more closes the stream with 1013. */
   maxQueuedBytes: number;
+  /** Bytes held across all streams while their gateway sockets open; more closes the stream that would pass it with 1013. */
+  maxQueuedBytesTotal: number;
   /** Streams open at once; one more is refused with 1013. */
   maxStreams: number;
   /** When a socket we write to buffers more than this, stop reading from the side feeding it. */
@@ -50,7 +52,8 @@ const MiB = 1024 * 1024;
 export const DEFAULT_LIMITS: ConnectorLimits = {
   maxFrameBytes: 8 * MiB,
   maxQueuedFrames: 64,
-  maxQueuedBytes: 1 * MiB,
+  maxQueuedBytes: 256 * 1024,
+  maxQueuedBytesTotal: 4 * MiB,
   maxStreams: 256,
   highWaterBytes: 1 * MiB,
   lowWaterBytes: 256 * 1024,
@@ -128,6 +131,9 @@ export function sendableReason(reason: unknown): string {
 /** Whether `text` is longer than `max` UTF-8 bytes, without measuring short strings (UTF-8 is at most 3 bytes per UTF-16 unit). */
 const exceeds = (text: string, max: number) => text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max);
 
+/** The start of a data frame as our relay writes it: `{"type":"data","streamId":<id>,`. */
+const DATA_HEAD = /^\{"type":"data","streamId":(\d{1,15}|"[A-Za-z0-9_.:-]{1,128}"),/;
+
 /** A stream id as printed: short and harmless, whatever the relay sent. */
 const label = (id: StreamId) => String(id).replace(/[^\w.:-]/g, "?").slice(0, 40);
 
@@ -156,6 +162,7 @@ export class Connector {
   #relayError: string | undefined;
   #relayCongestedSince: number | undefined;
   #gatewaysPaused = false;
+  #queuedBytesTotal = 0;
   #relayPaused = false;
   #lastHeard = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -315,6 +322,12 @@ export class Connector {
       this.#log("relay: ignored a binary frame");
       return;
     }
+    // Fast path: a data frame for a stream we already closed is dropped without parsing it.
+    const head = DATA_HEAD.exec(raw.slice(0, 160));
+    if (head) {
+      const key = head[1]!.startsWith('"') ? head[1]!.slice(1, -1) : head[1]!;
+      if (!this.#streams.has(key)) return;
+    }
     let frame: { type?: unknown; streamId?: unknown; data?: unknown; code?: unknown; reason?: unknown };
     try {
       frame = JSON.parse(raw);
@@ -399,6 +412,7 @@ export class Connector {
       clearTimeout(s.openTimer);
       s.open = true;
       for (const data of s.queue) gw.send(data);
+      this.#queuedBytesTotal -= s.queuedBytes;
       s.queue = [];
       s.queuedBytes = 0;
       this.#checkGateway(s);
@@ -451,12 +465,17 @@ export class Connector {
     }
     if (!s.open) {
       const size = Buffer.byteLength(data);
-      if (s.queue.length >= this.limits.maxQueuedFrames || s.queuedBytes + size > this.limits.maxQueuedBytes) {
+      if (
+        s.queue.length >= this.limits.maxQueuedFrames ||
+        s.queuedBytes + size > this.limits.maxQueuedBytes ||
+        this.#queuedBytesTotal + size > this.limits.maxQueuedBytesTotal
+      ) {
         this.#closeStream(s, CLOSE.tryAgainLater, "gateway not ready: too many frames queued", { relay: true, gateway: true });
         return;
       }
       s.queue.push(data);
       s.queuedBytes += size;
+      this.#queuedBytesTotal += size;
       return;
     }
     s.gw.send(data);
@@ -521,6 +540,7 @@ export class Connector {
     clearTimeout(s.openTimer);
     this.#streams.delete(s.key);
     this.#congested.delete(s);
+    this.#queuedBytesTotal -= s.queuedBytes;
     s.queue = [];
     s.queuedBytes = 0;
   }
