@@ -80,6 +80,8 @@ export type StreamId = string | number;
 type Stream = {
   id: StreamId;
   key: string;
+  /** `{"type":"data","streamId":<id>,"data":` — the data frame up to its text, built once. */
+  dataHead: string;
   gw: WebSocket;
   open: boolean;
   done: boolean;
@@ -302,10 +304,10 @@ export class Connector {
     this.#keepaliveTimer = undefined;
   }
 
-  #sendRelay(frame: object): void {
+  #sendRelay(frame: object | string): void {
     const relay = this.#relay;
     if (!relay || relay.readyState !== WebSocket.OPEN) return;
-    relay.send(JSON.stringify(frame));
+    relay.send(typeof frame === "string" ? frame : JSON.stringify(frame));
     if (relay.bufferedAmount > this.limits.highWaterBytes && this.#relayCongestedSince === undefined) {
       this.#relayCongestedSince = performance.now();
       this.#setGatewaysPaused(true);
@@ -392,6 +394,7 @@ export class Connector {
     const s: Stream = {
       id,
       key,
+      dataHead: `{"type":"data","streamId":${JSON.stringify(id)},"data":`,
       gw,
       open: false,
       done: false,
@@ -429,7 +432,7 @@ export class Connector {
         this.#closeStream(s, CLOSE.tooBig, "message too big", { relay: true, gateway: true });
         return;
       }
-      this.#sendRelay({ type: "data", streamId: s.id, data });
+      this.#sendRelay(`${s.dataHead}${JSON.stringify(data)}}`);
     });
     gw.addEventListener("error", (event) => {
       const e = event as ErrorEvent;

@@ -152,6 +152,24 @@ describe("connector: gateway trouble", () => {
     slow.stop();
   });
 
+  it("closes streams with 1013 once the bytes queued across all streams pass the total limit", async () => {
+    relay = newRelay();
+    const slow = new EchoGateway({ acceptDelayMs: 1_500 });
+    await connector(setup(slow.url, relay));
+    await relay.waitForConnector();
+    // 24 streams x 200 KiB: each under the per-stream limit, together over the 4 MiB total.
+    const phones = await Promise.all(Array.from({ length: 24 }, () => Phone.connect(relay.phoneUrl)));
+    for (const phone of phones) phone.send("q".repeat(200 * 1024));
+    const results = await Promise.all(
+      phones.map((p) => Promise.race([p.closed, Bun.sleep(1_000).then(() => undefined)])),
+    );
+    const refused = results.filter((r) => r?.code === 1013);
+    expect(refused.length).toBeGreaterThanOrEqual(24 - 20);
+    expect(refused.length).toBeLessThan(24);
+    for (const p of phones) p.close();
+    slow.stop();
+  });
+
   it("delivers frames queued while the gateway opens, in order, when under the limit", async () => {
     relay = newRelay();
     const slow = new EchoGateway({ acceptDelayMs: 300 });
