@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../support/binary.ts";
@@ -7,6 +7,7 @@ import { EchoGateway } from "../support/echo-gateway.ts";
 import { Phone } from "../support/phone.ts";
 import { startConnector, stopAll, type ConnectorProcess } from "../support/processes.ts";
 import { TestRelay } from "../support/relay.ts";
+import { StalledGateway } from "../support/stalled-gateway.ts";
 
 const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
@@ -169,6 +170,38 @@ describe("connector: gateway trouble", () => {
     for (const p of phones) p.close();
     slow.stop();
   });
+
+  it("stops reading from the relay instead of buffering when the gateway stops reading", async () => {
+    relay = newRelay();
+    const stalled = new StalledGateway();
+    await stalled.ready;
+    const c = await connector(setup(stalled.url, relay));
+    await relay.waitForConnector();
+    const rss = () => Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${c.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+    const before = rss();
+    const phone = await Phone.connect(relay.phoneUrl);
+    const frame = "b".repeat(64 * 1024);
+    let peak = before;
+    // Offer 96 MiB; the phone side paces itself on its own buffer so the test process stays small too.
+    for (let i = 0; i < 1536; i++) {
+      while (phone.ws.bufferedAmount > 8 * 1024 * 1024) {
+        await Bun.sleep(5);
+        peak = Math.max(peak, rss());
+        if (phone.ws.readyState !== WebSocket.OPEN) break;
+      }
+      if (phone.ws.readyState !== WebSocket.OPEN) break;
+      phone.send(frame);
+      if (i % 64 === 0) {
+        await Bun.sleep(1);
+        peak = Math.max(peak, rss());
+      }
+    }
+    await Bun.sleep(300);
+    peak = Math.max(peak, rss());
+    expect(peak - before).toBeLessThan(32); // ~9 MiB with backpressure, >130 MiB without
+    phone.close();
+    stalled.stop();
+  }, 30_000);
 
   it("delivers frames queued while the gateway opens, in order, when under the limit", async () => {
     relay = newRelay();
