@@ -87,7 +87,7 @@ export function processIdentity(pid: number): ProcessIdentity | undefined {
   }
   if (process.platform === "darwin") {
     const ps = (field: string) => {
-      const r = Bun.spawnSync(["/bin/ps", "-o", `${field}=`, "-p", String(pid)], { env: { LC_ALL: "C", PATH: "/usr/bin:/bin" }, stderr: "ignore" });
+      const r = Bun.spawnSync(["/bin/ps", "-ww", "-o", `${field}=`, "-p", String(pid)], { env: { LC_ALL: "C", PATH: "/usr/bin:/bin" }, stderr: "ignore" });
       return r.exitCode === 0 ? r.stdout.toString().trim() : "";
     };
     const state = ps("stat");
@@ -280,6 +280,8 @@ export async function ensureConnector(
     const path = pidPath(stateDir, o.relayId);
     const record = readPidFile(path);
     if (record && isOurs(record, configPath)) return "running";
+    // Windows gives us no cheap way to check a pid's identity: a live recorded pid is trusted, never signalled.
+    if (process.platform === "win32" && record && record.configPath === configPath && alive(record.pid)) return "running";
     if (record) {
       // Ours but for another config (a stale pid file): stop it; a foreign or dead pid is left alone.
       if (isOurs(record)) await stopVerified(record);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,9 @@ import { Phone } from "../support/phone.ts";
 import { startConnector, stopAll, type ConnectorProcess } from "../support/processes.ts";
 import { TestRelay } from "../support/relay.ts";
 import { StalledGateway } from "../support/stalled-gateway.ts";
+
+// Real processes and sockets: allow for a loaded CI machine.
+setDefaultTimeout(30_000);
 
 const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 

@@ -1,9 +1,12 @@
-import { describe, expect, it } from "bun:test";
+import { describe, expect, it, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderLaunchdPlist, renderSystemdUnit, systemdQuote, UNIT_NAME } from "../../src/relay/service.ts";
 import { binary, run } from "../support/binary.ts";
+
+// Real processes and sockets: allow for a loaded CI machine.
+setDefaultTimeout(30_000);
 
 const temp = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 

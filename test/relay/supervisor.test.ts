@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,13 +18,17 @@ import { Phone } from "../support/phone.ts";
 import { alive, stopAll, track } from "../support/processes.ts";
 import { TestRelay } from "../support/relay.ts";
 
+// Real processes and sockets: allow for a loaded CI machine.
+setDefaultTimeout(30_000);
+
 const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 let gateway: EchoGateway;
+let binaryPath: string;
 const relays: TestRelay[] = [];
 
 beforeAll(async () => {
-  await binary();
+  binaryPath = await binary();
   gateway = new EchoGateway();
 });
 afterEach(async () => {
@@ -94,6 +98,27 @@ describe("ensureConnector", () => {
     await f.relay.waitForConnector();
     await Bun.sleep(500);
     expect(f.relay.connectorConnections).toBe(1);
+  });
+
+  it("leaves exactly one connector when two processes race, as two `pair` runs would", async () => {
+    const f = fixture();
+    const script = join(import.meta.dir, "..", "support", "ensure-connector.ts");
+    const runs = [0, 1].map(() =>
+      Bun.spawn([process.execPath, script, f.stateDir, f.relayId, f.configPath, binaryPath], {
+        env: { PATH: process.env.PATH!, HOME: process.env.HOME! },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    for (const r of runs) track(r.pid);
+    const outputs = await Promise.all(runs.map(async (r) => (await new Response(r.stdout).text()).trim()));
+    const record = readPidFile(pidPath(f.stateDir, f.relayId))!;
+    track(record.pid);
+    expect(outputs.sort()).toEqual(["running", "started"]);
+    await f.relay.waitForConnector();
+    await Bun.sleep(500);
+    expect(f.relay.connectorConnections).toBe(1);
+    expect(isOurs(record, f.configPath)).toBe(true);
   });
 
   it("replaces a pid file that names a dead process", async () => {
