@@ -21,7 +21,8 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
   }
-  const connector = new Connector(config);
+  // Synchronous stderr writes (output.ts): no stream machinery in a long-lived daemon, and no line lost at exit.
+  const connector = new Connector(config, { log: (line) => info(`${new Date().toISOString()} ${line}`) });
   const stop = (signal: string) => {
     info(`${new Date().toISOString()} connector: ${signal} received`);
     void connector.stop();

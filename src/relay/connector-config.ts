@@ -8,10 +8,13 @@ import { readFileSync } from "node:fs";
 import { CliError, errno, fsError } from "../errors.ts";
 import { effectiveEnv, localGatewayUrl, readOpenClawConfig } from "../openclaw/config.ts";
 import { resolveStateDir, systemProbe } from "../store/statedir.ts";
+import { join } from "node:path";
 import type { ConnectorConfig } from "./connector.ts";
-import { credentialsPath } from "./credentials.ts";
 
-export { relayDir } from "./credentials.ts";
+// The same paths as credentials.ts, without importing it: the long-running
+// connector then never loads the crypto and store modules (less memory).
+export const relayDir = (stateDir: string) => join(stateDir, "kokochat-relay");
+const credentialsPath = (stateDir: string) => join(relayDir(stateDir), "relay.json");
 
 const RELAY_ID_RE = /^[A-Za-z0-9_-]{16,160}$/;
 const RELAY_SECRET_RE = /^[A-Za-z0-9_-]{32,256}$/;
