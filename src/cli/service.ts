@@ -20,6 +20,7 @@ import {
   servicePlace,
   serviceState,
   stateDirOwner,
+  systemdRunning,
   uninstallSteps,
   windowsHint,
   type ServicePlace,
@@ -121,8 +122,8 @@ export async function run(argv: string[]): Promise<number> {
   const place = servicePlace(process.env);
   const dryRun = values["dry-run"] === true;
   if (action === "install") {
-    if (!dryRun && !place.overridden && place.kind !== "launchd" && !Bun.which("systemctl"))
-      throw new CliError("refused", "systemd is not available here: run 'kokochat-pairing connector' under your own process supervisor");
+    if (!dryRun && !place.overridden && place.kind !== "launchd" && !systemdRunning())
+      throw new CliError("refused", "systemd is not running here: run 'kokochat-pairing connector' under your own process supervisor");
     return install(place, stateDir, dryRun);
   }
   if (action === "uninstall") return uninstall(place, dryRun);

@@ -53,6 +53,9 @@ export function windowsHint(): CliError {
   );
 }
 
+/** Whether systemd runs this machine (sd_booted(3): /run/systemd/system exists) and systemctl is there. */
+export const systemdRunning = (): boolean => existsSync("/run/systemd/system") && Bun.which("systemctl") !== null;
+
 /**
  * An installed connector service, wherever it was installed (by us, or by the
  * old KokoChat installer as a system unit), or undefined.
@@ -68,7 +71,8 @@ export function installedService(env: Env, platform: NodeJS.Platform = process.p
     const path = join(override, UNIT_NAME);
     return existsSync(path) ? { kind: isRoot() ? "systemd-system" : "systemd-user", path, overridden: true } : undefined;
   }
-  if (!Bun.which("systemctl")) return undefined;
+  // A unit file on a machine not booted with systemd cannot be restarted: the pid-file connector is used then.
+  if (!systemdRunning()) return undefined;
   for (const dir of ["/etc/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]) {
     const path = join(dir, UNIT_NAME);
     if (existsSync(path)) return { kind: "systemd-system", path, overridden: false };
