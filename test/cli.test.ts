@@ -139,14 +139,38 @@ describe("exit codes (README table)", () => {
   it("handles every hostile value as argv, env and stdin with a documented code", async () => {
     using s = tempStateDir();
     const documented = [64, 65, 66];
-    await Promise.all(
-      HOSTILE_STRINGS.filter((v) => !v.includes("\u0000") && v.length < 100_000).map(async (value) => {
-        for (const r of [await pair(s.dir, ["--", value]), await pair(s.dir, [], { env: { KOKOCHAT_PAIRING_REQUEST: value } }), await pair(s.dir, [], { stdin: value })]) {
-          expect(documented).toContain(r.exitCode);
-          expect(r.stderr).not.toMatch(/\.ts:\d+/);
-        }
-      }),
-    );
+    const values = HOSTILE_STRINGS.filter((v) => !v.includes("\u0000") && v.length < 100_000);
+    const jobs = values.flatMap((value) => [
+      () => pair(s.dir, ["--", value]),
+      () => pair(s.dir, [], { env: { KOKOCHAT_PAIRING_REQUEST: value } }),
+      () => pair(s.dir, [], { stdin: value }),
+    ]);
+    const results: RunResult[] = [];
+    const worker = async () => {
+      for (let job = jobs.shift(); job; job = jobs.shift()) results.push(await job());
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    expect(results).toHaveLength(values.length * 3);
+    for (const r of results) {
+      expect(documented).toContain(r.exitCode);
+      expect(r.stderr).not.toMatch(/\.ts:\d+/);
+    }
+    expect(snapshot(s.dir)).toEqual({});
+  }, 300_000);
+
+  it("treats words that name no command, even inherited object keys, as the request", async () => {
+    using s = tempStateDir();
+    for (const word of ["toString", "constructor", "__proto__", "hasOwnProperty"])
+      expect((await run([word, "--state-dir", s.dir])).exitCode).toBe(66);
+  });
+
+  it("70: an internal fault gives one line, no stack trace, and the exit code", async () => {
+    using s = tempStateDir();
+    const r = await pair(s.dir, [requestCode(newIdentity())], { env: { KOKOCHAT_TEST_FAIL_AT: "pair-start" } });
+    expect(r.exitCode).toBe(70);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("internal error");
+    expect(r.stderr).not.toContain("injected");
     expect(snapshot(s.dir)).toEqual({});
   });
 });
