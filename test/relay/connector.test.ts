@@ -249,6 +249,16 @@ describe("connector: relay link", () => {
     second.close();
   }, 30_000);
 
+  it("exits 0 on SIGINT too", async () => {
+    relay = newRelay();
+    gateway = new EchoGateway();
+    const c = await connector(setup(gateway.url, relay));
+    await relay.waitForConnector();
+    c.proc.kill("SIGINT");
+    expect(await c.proc.exited).toBe(0);
+    await c.waitFor(/connector: SIGINT received/);
+  });
+
   it("closes every stream and exits 0 on SIGTERM", async () => {
     relay = newRelay();
     gateway = new EchoGateway();
@@ -325,6 +335,12 @@ describe("connector: settings", () => {
 });
 
 describe("connector: logs", () => {
+  it("never print frame contents", () => {
+    const lines = allLines.flat().join("\n");
+    for (const text of ["still here", "via relay.json", "frame 1", '"phone":', "qqqqqqqq", "xxxxxxxx"])
+      expect(lines).not.toContain(text);
+  });
+
   it("never print a relay secret or a ?secret= query", () => {
     const lines = allLines.flat();
     expect(lines.length).toBeGreaterThan(50);
