@@ -10,7 +10,7 @@ import { isObject, shortId, type DeviceEdit, type DeviceRecord } from "./store/d
 import { listDevicesJson, modifyDeviceJson } from "./store/json.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
 import { listDevicesSqlite, modifyDeviceSqlite, type ListedDevice } from "./store/sqlite.ts";
-import { resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
+import { assertOwnedByUs, resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
 
 export type Located = { state: StateDir; store: StoreTarget };
 
@@ -192,6 +192,7 @@ export async function revokeDevice(at: Located, deviceId: string, nowMs: number)
       result: { state: "revoked", revokedAtMs: nowMs },
     };
   };
+  assertOwnedByUs(at.state.dir);
   if (at.store.kind === "json") return modifyDeviceJson(at.state.dir, deviceId, edit);
   const { result, info } = modifyDeviceSqlite(at.store.path, deviceId, edit);
   at.store.info = info;

@@ -10,6 +10,8 @@ type Command = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   pair: () => import("./cli/pair.ts"),
+  connector: () => import("./cli/connector.ts"),
+  service: () => import("./cli/service.ts"),
   devices: () => import("./cli/devices.ts"),
   revoke: () => import("./cli/revoke.ts"),
 };
@@ -18,6 +20,9 @@ export const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenC
 
 Usage:
   kokochat-pairing [pair] [REQUEST…]   approve a pairing request, print the setup code
+  kokochat-pairing connector           run the relay connector in the foreground
+  kokochat-pairing service install|uninstall|status
+                                       run the connector as a service (systemd/launchd)
   kokochat-pairing devices             list paired devices (never their tokens)
   kokochat-pairing revoke DEVICE       revoke a device's operator token
   kokochat-pairing --help | --version
@@ -34,6 +39,14 @@ pair options:
   --limited                never grant operator.admin
   --json                   print one JSON object instead of the setup code
   --dry-run                validate and report; write nothing, print no code
+
+connector options:
+  --config FILE            connector config (default: kokochat-relay/relay.json in the state dir)
+  --state-dir DIR          OpenClaw state dir
+
+service options:
+  --state-dir DIR          OpenClaw state dir the service connector uses
+  --dry-run                print the unit instead of installing it
 
 devices options: --json, --all (every device, not only KokoChat's), --state-dir DIR, --store
 revoke options:  DEVICE is a device id or its first 8+ hex digits; --yes (needed when

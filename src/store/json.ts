@@ -5,12 +5,12 @@
  * rewrites whole snapshots under an in-process lock only, so after writing we
  * read back and redo the merge if it clobbered our change.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
-import { checkpoint } from "../testhooks.ts";
+import { checkpoint, simulateClobber } from "../testhooks.ts";
 import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
 
 const MAX_REDO = 5;
@@ -51,6 +51,15 @@ const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 export type JsonOutcome = { rotated: boolean };
 
+/** Under the lock no run of ours is writing: any temp file left is a crashed run's copy (holding tokens). */
+function removeOrphanTemps(dir: string): void {
+  for (const name of readdirSync(dir))
+    if (/^\.(paired|pending)\.json\.[0-9a-f]+\.tmp$/.test(name))
+      try {
+        unlinkSync(join(dir, name));
+      } catch {}
+}
+
 /**
  * Read, decide and write one device under the store's lock (SPEC §3b): read
  * paired.json (and pending.json when the device's pending requests are to go),
@@ -63,6 +72,7 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
   const f = filesOf(stateDir);
   return withLock(f.lock, "devices/paired.json", () => {
     checkpoint("json-locked");
+    removeOrphanTemps(f.dir);
     let first: { result: T } | undefined;
     for (let attempt = 0; attempt < MAX_REDO; attempt++) {
       const paired = readPaired(f);
@@ -70,8 +80,10 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
       first ??= { result: change.result };
       if (!change.next) return first.result;
       const pending = change.dropPending ? readPending(f) : {};
+      const snapshot = serialise(paired);
       paired[deviceId] = change.next;
       writeFileAtomic(f.paired, serialise(paired));
+      simulateClobber("json-written", f.paired, snapshot);
       const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
       if (stale.length > 0) {
         for (const key of stale) delete pending[key];
