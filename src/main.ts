@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   service: () => import("./cli/service.ts"),
   devices: () => import("./cli/devices.ts"),
   revoke: () => import("./cli/revoke.ts"),
+  doctor: () => import("./cli/doctor.ts"),
 };
 
 export const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenClaw gateway
@@ -25,6 +26,7 @@ Usage:
                                        run the connector as a service (systemd/launchd)
   kokochat-pairing devices             list paired devices (never their tokens)
   kokochat-pairing revoke DEVICE       revoke a device's operator token
+  kokochat-pairing doctor              explain what the tool sees and what is wrong
   kokochat-pairing --help | --version
 
 The request is read from KOKOCHAT_PAIRING_REQUEST, else the arguments, else
@@ -51,10 +53,12 @@ service options:
 devices options: --json, --all (every device, not only KokoChat's), --state-dir DIR, --store
 revoke options:  DEVICE is a device id or its first 8+ hex digits; --yes (needed when
                  stdin is not a terminal), --dry-run, --json, --state-dir DIR, --store
+doctor options:  --json, --state-dir DIR; exit 1 when it finds a problem
 
 Exit codes: 0 ok, 64 usage, 65 invalid request, 66 no request, 69 store not
 there yet, 70 internal, 74 I/O, 75 busy (retry), 77 refused, 78 unreadable or
-unknown store/config; revoke: 1 when the answer was not yes.
+unknown store/config; revoke: 1 when the answer was not yes; doctor: 1 when a
+problem was found.
 `;
 
 async function main(argv: string[]): Promise<number> {
