@@ -179,6 +179,18 @@ for (const backend of BACKENDS) {
   });
 }
 
+describe("revoke: the JSON store's read-back", () => {
+  it("redoes the revocation when the gateway's snapshot clobbers the first write", async () => {
+    using s = tempStateDir();
+    const { phone, twin } = fixture(s.dir, "json");
+    const r = await run(["revoke", "--yes", "--state-dir", s.dir, "0123456789"], { env: { KOKOCHAT_TEST_CLOBBER_AT: "json-written" } });
+    expect(r.exitCode).toBe(0);
+    const after = readDevices(s.dir, "json");
+    expect(operatorOf(after[phone.deviceId])).toMatchObject({ token: operatorOf(phone).token, revokedAtMs: expect.any(Number) });
+    expect(after[twin.deviceId]).toEqual(twin);
+  });
+});
+
 describe("revoke: busy stores", () => {
   it("SQLite: waits for a writer holding the database, then says busy (75) and changes nothing", async () => {
     using s = tempStateDir();
