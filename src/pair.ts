@@ -1,0 +1,75 @@
+/**
+ * The pairing pipeline, one way through:
+ * input → codec → validate → store → relay → setup code.
+ */
+import { randomToken } from "./crypto/keys.ts";
+import { effectiveEnv, localGatewayUrl, readOpenClawConfig } from "./openclaw/config.ts";
+import { extractRequest } from "./request/extract.ts";
+import type { Input } from "./request/input.ts";
+import type { ValidRequest } from "./request/schema.ts";
+import { decideScopes } from "./request/scopes.ts";
+import { ensureCredentials, peekCredentials, relayUrlFrom } from "./relay/credentials.ts";
+import { setupCode } from "./relay/setupcode.ts";
+import type { Approval } from "./store/device.ts";
+import { approveJson, previewJson } from "./store/json.ts";
+import { approveSqlite, previewSqlite } from "./store/sqlite.ts";
+import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
+import { resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
+
+export type PairOptions = {
+  stateDir?: string;
+  store: StoreChoice;
+  relayUrl?: string;
+  insecureRelay: boolean;
+  noConnector: boolean;
+  limited: boolean;
+  dryRun: boolean;
+};
+
+export type ConnectorState = "not started" | "skipped" | "started" | "running" | "restarted-service";
+
+export type PairResult = {
+  request: ValidRequest;
+  granted: string[];
+  refused: string[];
+  state: StateDir;
+  store: StoreTarget;
+  /** The device was paired before: its operator token was rotated (or would be, in a dry run). */
+  rotated: boolean;
+  relay: { url: string; id?: string; minted: boolean };
+  connector: ConnectorState;
+  /** Absent in a dry run. */
+  setupCode?: string;
+};
+
+export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv): Promise<PairResult> {
+  const request = extractRequest(input.text);
+  const { granted, refused } = decideScopes(request.scopes, options.limited);
+
+  const state = resolveStateDir(processEnv, systemProbe(processEnv), options.stateDir);
+  const env = effectiveEnv(state.dir, processEnv);
+  const relayUrl = relayUrlFrom(options.relayUrl, env, options.insecureRelay);
+  const config = readOpenClawConfig(state.dir, env);
+  const store = selectStore(state.dir, state.source, options.store, config);
+  const common = { request, granted, refused, state, store };
+
+  const approval = (token: string): Approval => ({ request, scopes: granted, limited: options.limited, token, nowMs: Date.now() });
+
+  if (options.dryRun) {
+    const preview = store.kind === "sqlite" ? previewSqlite(store.path, approval("")) : previewJson(state.dir, approval(""));
+    const current = peekCredentials(state.dir, relayUrl);
+    return { ...common, rotated: preview.rotated, relay: { url: relayUrl, ...(current && { id: current.relayId }), minted: !current }, connector: "not started" };
+  }
+
+  const token = randomToken(32);
+  const outcome = store.kind === "sqlite" ? approveSqlite(store.path, approval(token)) : await approveJson(state.dir, approval(token));
+  const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
+  const skip = options.noConnector || env.KOKOCHAT_SKIP_RELAY_CONNECTOR_START === "1";
+  return {
+    ...common,
+    rotated: outcome.rotated,
+    relay: { url: relayUrl, id: relay.credentials.relayId, minted: relay.minted },
+    connector: skip ? "skipped" : "not started",
+    setupCode: setupCode(relay.credentials, request.deviceId, token),
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The pairing request (SPEC §2): one arktype schema, then the checks arktype
+ * cannot express (key is a real Ed25519 point that hashes to the deviceId).
+ * Undeclared keys are deleted, so phone junk never reaches a store. Errors
+ * name the field and the fix, never the value.
+ */
+import { type } from "arktype";
+import { CliError } from "../errors.ts";
+import { deviceIdOf, isValidPublicKey } from "../crypto/keys.ts";
+import { decodeBase64Url } from "./base64.ts";
+
+export const REQUEST_TYPE = "kokochat.pairingRequest";
+export const REQUEST_VERSION = 1;
+
+// Printable: no control, format (bidi overrides, zero-width), surrogate, private-use or unassigned code points.
+const printable = (max: number) => type(new RegExp(`^[^\\p{C}]{1,${max}}$`, "u")).describe(`1–${max} printable characters`);
+
+export const PairingRequest = type({
+  "+": "delete",
+  type: `'${REQUEST_TYPE}'`,
+  version: "1",
+  deviceId: type(/^[0-9a-f]{64}$/).describe("64 lowercase hex characters (SHA-256 of the public key)"),
+  publicKey: type(/^[A-Za-z0-9_-]{43}$/).describe("base64url without padding of a 32-byte Ed25519 key"),
+  "role?": "'operator'",
+  "scopes?": printable(64).array().atMostLength(32),
+  "client?": {
+    "+": "delete",
+    "id?": "'openclaw-ios' | 'openclaw-android' | 'webchat'",
+    "version?": printable(64),
+    "platform?": printable(32),
+    "mode?": "'ui' | 'webchat'",
+    "displayName?": printable(64),
+    "deviceFamily?": printable(64),
+  },
+});
+export type PairingRequest = typeof PairingRequest.infer;
+
+export type Client = {
+  id: string;
+  mode: string;
+  platform: string;
+  displayName: string;
+  version?: string;
+  deviceFamily?: string;
+};
+
+/** A request that passed every check; `scopes` is what the phone asked for (undefined: the default set). */
+export type ValidRequest = {
+  deviceId: string;
+  publicKey: string;
+  role: "operator";
+  scopes: string[] | undefined;
+  client: Client;
+};
+
+const invalid = (message: string) => new CliError("invalid-request", `invalid pairing request: ${message}`);
+
+const pathOf = (path: readonly PropertyKey[]) =>
+  ["request", ...path].map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
+
+/** True when `value` claims to be a pairing request (used to pick candidates out of a message). */
+export const looksLikeRequest = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && (value as { type?: unknown }).type === REQUEST_TYPE;
+
+export function validateRequest(raw: unknown): ValidRequest {
+  if (!looksLikeRequest(raw)) throw invalid(`request.type must be "${REQUEST_TYPE}": copy the code from KokoChat's pairing page again`);
+  const version = raw.version;
+  if (typeof version === "number" && Number.isInteger(version) && version > REQUEST_VERSION)
+    throw invalid(`request.version ${version} is newer than this tool understands: update kokochat-pairing`);
+
+  const out = PairingRequest(raw);
+  if (out instanceof type.errors) {
+    const first = out[0]!;
+    // `expected` describes the rule, never the value (arktype's `problem` would echo it).
+    throw invalid(`${pathOf(first.path)} must be ${first.expected ?? "valid"}: copy the code from KokoChat's pairing page again`);
+  }
+
+  const keyBytes = decodeBase64Url(out.publicKey);
+  if (!keyBytes || keyBytes.length !== 32)
+    throw invalid("request.publicKey is not canonical base64url of 32 bytes: copy the code from KokoChat again");
+  if (!isValidPublicKey(keyBytes))
+    throw invalid("request.publicKey is not a valid Ed25519 public key: reinstall or reset KokoChat's device identity");
+  if (deviceIdOf(keyBytes) !== out.deviceId)
+    throw invalid("request.deviceId is not the SHA-256 of request.publicKey: copy the whole code from KokoChat again");
+
+  const c = out.client ?? {};
+  return {
+    deviceId: out.deviceId,
+    publicKey: out.publicKey,
+    role: "operator",
+    scopes: out.scopes,
+    client: {
+      id: c.id ?? "webchat",
+      mode: c.mode ?? "webchat",
+      platform: c.platform ?? "web",
+      displayName: c.displayName ?? "KokoChat",
+      ...(c.version !== undefined && { version: c.version }),
+      ...(c.deviceFamily !== undefined && { deviceFamily: c.deviceFamily }),
+    },
+  };
+}

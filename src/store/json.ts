@@ -1,0 +1,92 @@
+/**
+ * Older OpenClaw (2026.4.15–2026.6.x): `<state>/devices/paired.json` and
+ * `pending.json` (SPEC §3b). Concurrent runs of this tool are serialised by a
+ * lock; each file is replaced atomically (0600, folder 0700). The gateway
+ * rewrites whole snapshots under an in-process lock only, so after writing we
+ * read back and redo the merge if it clobbered our change.
+ */
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CliError, errno, fsError } from "../errors.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { withLock } from "./lock.ts";
+import { checkpoint } from "../testhooks.ts";
+import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
+
+const MAX_REDO = 5;
+
+export const devicesDir = (stateDir: string) => join(stateDir, "devices");
+
+type Files = { dir: string; paired: string; pending: string; lock: string };
+
+const filesOf = (stateDir: string): Files => {
+  const dir = devicesDir(stateDir);
+  return { dir, paired: join(dir, "paired.json"), pending: join(dir, "pending.json"), lock: join(dir, "paired.json.kokochat-lock") };
+};
+
+/** A JSON object file of objects; missing means empty. Anything else is refused, the file untouched. */
+export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if (errno(error) === "ENOENT") return {};
+    throw fsError(error, name);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CliError("bad-store", `${name} is not valid JSON; nothing was changed: repair or move it aside, then pair again`);
+  }
+  if (!isObject(parsed) || !Object.values(parsed).every(isEntry))
+    throw new CliError("bad-store", `${name} is not an object of device entries; nothing was changed: repair or move it aside, then pair again`);
+  return parsed;
+}
+
+const readPaired = (f: Files) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord) as Record<string, DeviceRecord>;
+const readPending = (f: Files) => readObjectFile(f.pending, "devices/pending.json", isObject) as Record<string, DeviceRecord>;
+
+const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+export type JsonOutcome = { rotated: boolean };
+
+export async function approveJson(stateDir: string, approval: Approval): Promise<JsonOutcome> {
+  const f = filesOf(stateDir);
+  const id = approval.request.deviceId;
+  try {
+    if (!existsSync(f.dir)) mkdirSync(f.dir, { mode: 0o700 });
+  } catch (error) {
+    if (errno(error) !== "EEXIST") throw fsError(error, "the devices folder");
+  }
+  return withLock(f.lock, "devices/paired.json", () => {
+    checkpoint("json-locked");
+    let rotated: boolean | undefined;
+    for (let attempt = 0; attempt < MAX_REDO; attempt++) {
+      const paired = readPaired(f);
+      const pending = readPending(f);
+      rotated ??= paired[id] !== undefined;
+      paired[id] = mergeDevice(paired[id], approval);
+      writeFileAtomic(f.paired, serialise(paired));
+      const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === id);
+      if (stale.length > 0) {
+        for (const key of stale) delete pending[key];
+        writeFileAtomic(f.pending, serialise(pending));
+      }
+      // The gateway may have written its own snapshot between our read and our rename.
+      const token = (readPaired(f)[id]?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
+      if (token === approval.token) return { rotated };
+    }
+    throw new CliError("busy", "devices/paired.json kept changing under us (is the gateway rewriting it?): try again in a moment");
+  }).catch((error) => {
+    throw fsError(error, "devices/paired.json");
+  });
+}
+
+export function previewJson(stateDir: string, approval: Approval): JsonOutcome {
+  const f = filesOf(stateDir);
+  const existing = readPaired(f)[approval.request.deviceId];
+  readPending(f);
+  assertSameKey(existing, approval);
+  return { rotated: existing !== undefined };
+}

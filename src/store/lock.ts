@@ -1,0 +1,91 @@
+/**
+ * A cross-process lock for files only this tool coordinates on: `mkdir` is
+ * atomic everywhere. The holder records its pid and a nonce; a lock whose
+ * holder is dead (or that is far older than any run) is stale and is broken by
+ * renaming it aside, so a crashed run never blocks the next one.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { CliError, errno, fsError } from "../errors.ts";
+import { busyTimeoutMs } from "../testhooks.ts";
+
+export type LockOptions = { timeoutMs?: number; staleMs?: number };
+
+type Owner = { pid: number; nonce: string };
+
+const OWNER = "owner.json";
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errno(error) === "EPERM"; // exists, owned by someone else
+  }
+}
+
+function readOwner(lockPath: string): Owner | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(join(lockPath, OWNER), "utf8"));
+    return typeof owner?.pid === "number" && typeof owner?.nonce === "string" ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isStale(lockPath: string, staleMs: number): boolean {
+  let ageMs: number;
+  try {
+    ageMs = Date.now() - statSync(lockPath).mtimeMs;
+  } catch {
+    return false; // gone already: just retry
+  }
+  if (ageMs > staleMs) return true;
+  const owner = readOwner(lockPath);
+  if (owner) return !isAlive(owner.pid);
+  return ageMs > 2000; // holder died between mkdir and writing its owner file
+}
+
+function breakStale(lockPath: string): void {
+  const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`;
+  try {
+    renameSync(lockPath, aside);
+  } catch {
+    return; // someone else broke it first
+  }
+  rmSync(aside, { recursive: true, force: true });
+}
+
+export async function withLock<T>(lockPath: string, what: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? busyTimeoutMs();
+  const staleMs = options.staleMs ?? 60_000;
+  const nonce = randomBytes(8).toString("hex");
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mkdirSync(lockPath, { mode: 0o700 });
+      break;
+    } catch (error) {
+      if (errno(error) !== "EEXIST") throw fsError(error, `the lock for ${what}`);
+    }
+    if (isStale(lockPath, staleMs)) {
+      breakStale(lockPath);
+      continue;
+    }
+    if (Date.now() > deadline)
+      throw new CliError("busy", `${what} is locked by another kokochat-pairing run: try again in a moment`);
+    await Bun.sleep(Math.min(100, 2 + attempt * 2) * (0.5 + Math.random()));
+  }
+  try {
+    writeFileSync(join(lockPath, OWNER), JSON.stringify({ pid: process.pid, nonce }), { mode: 0o600 });
+  } catch (error) {
+    rmSync(lockPath, { recursive: true, force: true });
+    throw fsError(error, `the lock for ${what}`);
+  }
+  try {
+    return await fn();
+  } finally {
+    if (readOwner(lockPath)?.nonce === nonce) rmSync(lockPath, { recursive: true, force: true });
+  }
+}

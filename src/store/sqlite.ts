@@ -1,0 +1,170 @@
+/**
+ * Current OpenClaw (2026.7+): paired devices are rows of
+ * `device_pairing_paired` in `<state>/state/openclaw.sqlite` (SPEC §3a).
+ * One BEGIN IMMEDIATE transaction reads the device's row, refuses a different
+ * key, upserts the row and deletes the device's pending requests. We never
+ * create the database or a table, and touch no other table, row or pragma
+ * (busy_timeout is a setting of our own connection only).
+ */
+import { Database } from "bun:sqlite";
+import { CliError, errno } from "../errors.ts";
+import { busyTimeoutMs, checkpoint } from "../testhooks.ts";
+import { assertSameKey, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
+
+export const PAIRED = "device_pairing_paired";
+export const PENDING = "device_pairing_pending";
+
+/** record field → column, for every column we write. */
+const COLUMNS = {
+  deviceId: "device_id",
+  publicKey: "public_key",
+  displayName: "display_name",
+  platform: "platform",
+  deviceFamily: "device_family",
+  clientId: "client_id",
+  clientMode: "client_mode",
+  role: "role",
+  roles: "roles_json",
+  scopes: "scopes_json",
+  approvedScopes: "approved_scopes_json",
+  tokens: "tokens_json",
+  approvedVia: "approved_via",
+  createdAtMs: "created_at_ms",
+  approvedAtMs: "approved_at_ms",
+} as const;
+const JSON_FIELDS = new Set(["roles", "scopes", "approvedScopes", "tokens"]);
+const FIELDS = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
+
+export type SqliteInfo = { userVersion: number; schemaVersion?: number; appVersion?: string };
+
+export function sqliteError(error: unknown, path: string): CliError {
+  if (error instanceof CliError) return error;
+  const code = errno(error) ?? "";
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
+    return new CliError("busy", "the OpenClaw device database is busy: try again in a moment");
+  if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT"))
+    return new CliError("bad-store", `${path} is not a readable SQLite database: check it with 'openclaw doctor'; nothing was changed`);
+  if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_AUTH") || code.startsWith("SQLITE_CANTOPEN"))
+    return new CliError("refused", `cannot open ${path} for writing: run as the user that owns the OpenClaw state dir`);
+  return new CliError("io", `cannot use ${path} (${code || "I/O error"}): check the disk and the path`);
+}
+
+/**
+ * Always a read-write connection, even to only read: in WAL mode a read-only
+ * connection creates -wal/-shm files it cannot remove, while the last
+ * read-write connection removes them on close, leaving the folder as it was.
+ */
+export function openDatabase(path: string): Database {
+  try {
+    const db = new Database(path, { readwrite: true, create: false });
+    db.run(`PRAGMA busy_timeout = ${busyTimeoutMs()}`);
+    return db;
+  } catch (error) {
+    throw sqliteError(error, path);
+  }
+}
+
+type ColumnInfo = { name: string; notnull: number; dflt_value: unknown; pk: number };
+
+const columnsOf = (db: Database, table: string) => db.query<ColumnInfo, [string]>("SELECT name, \"notnull\", dflt_value, pk FROM pragma_table_info(?)").all(table);
+
+export const hasPairedTable = (db: Database) => columnsOf(db, PAIRED).length > 0;
+
+/** Refuse a schema we could write wrongly: a column we write is missing, or a NOT NULL column we don't know has no default. */
+export function checkSchema(db: Database, path: string): void {
+  const unknown = (what: string) =>
+    new CliError("bad-store", `${path}: ${what}; this OpenClaw version's device store is unknown to kokochat-pairing: update kokochat-pairing`);
+  const paired = columnsOf(db, PAIRED);
+  if (paired.length === 0) throw unknown(`table ${PAIRED} is missing`);
+  const names = new Set(paired.map((c) => c.name));
+  const written = new Set<string>(Object.values(COLUMNS));
+  for (const column of written) if (!names.has(column)) throw unknown(`column ${PAIRED}.${column} is missing`);
+  for (const c of paired)
+    if (c.notnull && c.dflt_value === null && !written.has(c.name)) throw unknown(`required column ${PAIRED}.${c.name} is not known`);
+  if (!columnsOf(db, PENDING).some((c) => c.name === "device_id")) throw unknown(`table ${PENDING} or its device_id column is missing`);
+}
+
+export function readInfo(db: Database): SqliteInfo {
+  const userVersion = db.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version ?? 0;
+  let meta: { schema_version?: number; app_version?: string } | null = null;
+  try {
+    meta = db.query<{ schema_version: number; app_version: string }, []>("SELECT schema_version, app_version FROM schema_meta WHERE meta_key = 'primary'").get();
+  } catch {}
+  return {
+    userVersion,
+    ...(typeof meta?.schema_version === "number" && { schemaVersion: meta.schema_version }),
+    ...(typeof meta?.app_version === "string" && { appVersion: meta.app_version }),
+  };
+}
+
+function rowToRecord(row: Record<string, unknown>, path: string): DeviceRecord {
+  const record: DeviceRecord = {};
+  for (const field of FIELDS) {
+    const value = row[COLUMNS[field]];
+    if (value === null || value === undefined) continue;
+    if (JSON_FIELDS.has(field)) {
+      try {
+        record[field] = JSON.parse(String(value));
+      } catch {
+        throw new CliError("bad-store", `${path}: the device's ${COLUMNS[field]} is not JSON; nothing was changed: fix or remove the device with 'openclaw devices'`);
+      }
+    } else record[field] = value;
+  }
+  return record;
+}
+
+function recordToParams(record: DeviceRecord): Record<string, string | number | null> {
+  const params: Record<string, string | number | null> = {};
+  for (const field of FIELDS) {
+    const value = record[field];
+    params[`$${field}`] = value === undefined ? null : JSON_FIELDS.has(field) ? JSON.stringify(value) : (value as string | number);
+  }
+  return params;
+}
+
+const selectDevice = `SELECT * FROM ${PAIRED} WHERE device_id = ?`;
+
+export type SqliteOutcome = { rotated: boolean; info: SqliteInfo };
+
+export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
+  const db = openDatabase(path);
+  try {
+    checkSchema(db, path);
+    const info = readInfo(db);
+    const columns = Object.values(COLUMNS);
+    const upsert = db.query(
+      `INSERT INTO ${PAIRED} (${columns.join(", ")}) VALUES (${FIELDS.map((f) => `$${f}`).join(", ")})
+       ON CONFLICT(device_id) DO UPDATE SET ${columns.filter((c) => c !== "device_id").map((c) => `${c} = excluded.${c}`).join(", ")}`,
+    );
+    const approve = db.transaction(() => {
+      const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(approval.request.deviceId);
+      const existing = row ? rowToRecord(row, path) : undefined;
+      const merged = { ...mergeDevice(existing, approval), approvedVia: "owner" };
+      upsert.run(recordToParams(merged) as never);
+      db.query(`DELETE FROM ${PENDING} WHERE device_id = ?`).run(approval.request.deviceId);
+      checkpoint("sqlite-in-transaction");
+      return existing !== undefined;
+    });
+    return { rotated: approve.immediate(), info };
+  } catch (error) {
+    throw sqliteError(error, path);
+  } finally {
+    db.close();
+  }
+}
+
+/** Dry run: the same checks, read-only. */
+export function previewSqlite(path: string, approval: Approval): SqliteOutcome {
+  const db = openDatabase(path);
+  try {
+    checkSchema(db, path);
+    const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(approval.request.deviceId);
+    const existing = row ? rowToRecord(row, path) : undefined;
+    assertSameKey(existing, approval);
+    return { rotated: existing !== undefined, info: readInfo(db) };
+  } catch (error) {
+    throw sqliteError(error, path);
+  } finally {
+    db.close();
+  }
+}

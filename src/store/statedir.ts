@@ -1,0 +1,43 @@
+/**
+ * OpenClaw's state dir, resolved the way OpenClaw resolves it (SPEC §3), as a
+ * pure function of the environment, the home dir and what exists on disk.
+ */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+
+export type StateDir = { dir: string; source: string };
+
+export type Probe = { home: string; cwd: string; exists: (path: string) => boolean };
+
+const LEGACY_NAMES = [".clawdbot", ".moldbot", ".moltbot"];
+const OVERRIDES = ["OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR", "OPENCLAW_CONFIG_DIR"] as const;
+
+const nonEmpty = (value: string | undefined) => (value !== undefined && value.trim() !== "" ? value.trim() : undefined);
+
+function expand(path: string, home: string, cwd: string): string {
+  const tilde = path === "~" ? home : path.startsWith("~/") || path.startsWith("~\\") ? join(home, path.slice(2)) : path;
+  return isAbsolute(tilde) ? resolve(tilde) : resolve(cwd, tilde);
+}
+
+export function resolveStateDir(env: NodeJS.ProcessEnv, probe: Probe, flag?: string): StateDir {
+  if (nonEmpty(flag)) return { dir: expand(flag!.trim(), probe.home, probe.cwd), source: "--state-dir" };
+  for (const name of OVERRIDES) {
+    const value = nonEmpty(env[name]);
+    if (value) return { dir: expand(value, probe.home, probe.cwd), source: name };
+  }
+  const customHome = nonEmpty(env.OPENCLAW_HOME);
+  const home = customHome ? expand(customHome, probe.home, probe.cwd) : probe.home;
+  const source = customHome ? "OPENCLAW_HOME" : "home";
+  const current = join(home, ".openclaw");
+  if (!probe.exists(current))
+    for (const legacy of LEGACY_NAMES) if (probe.exists(join(home, legacy))) return { dir: join(home, legacy), source: `${source} (legacy ${legacy})` };
+  return { dir: current, source };
+}
+
+/** The real machine's probe: HOME, else USERPROFILE, else the OS's idea of home. */
+export const systemProbe = (env: NodeJS.ProcessEnv): Probe => ({
+  home: nonEmpty(env.HOME) ?? nonEmpty(env.USERPROFILE) ?? homedir(),
+  cwd: process.cwd(),
+  exists: existsSync,
+});

@@ -1,0 +1,19 @@
+/**
+ * Fault injection for the crash and cleanup tests, inert unless the variable
+ * is set: KOKOCHAT_TEST_FAIL_AT=<step> throws an I/O error at that step,
+ * KOKOCHAT_TEST_HANG_AT=<step> stops there until killed.
+ * Steps: atomic-open, atomic-write, atomic-rename, json-locked, sqlite-in-transaction.
+ */
+export function checkpoint(step: string): void {
+  if (process.env.KOKOCHAT_TEST_FAIL_AT === step) throw Object.assign(new Error(`injected failure at ${step}`), { code: "EIO" });
+  if (process.env.KOKOCHAT_TEST_HANG_AT === step) {
+    process.stderr.write(`test hook: hanging at ${step}\n`);
+    for (;;) Bun.sleepSync(1000);
+  }
+}
+
+/** How long to wait for a busy store or lock before exit 75 (KOKOCHAT_BUSY_TIMEOUT_MS, default 15 s). */
+export function busyTimeoutMs(): number {
+  const value = Number(process.env.KOKOCHAT_BUSY_TIMEOUT_MS);
+  return Number.isInteger(value) && value >= 0 ? value : 15_000;
+}
