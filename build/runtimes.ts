@@ -73,7 +73,7 @@ async function npmPack(runtimes: Runtime[]): Promise<void> {
   mkdirSync(RUNTIME_CACHE, { recursive: true });
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
   const specs = runtimes.map((r) => `${r.pkg}@${BUN_VERSION}`);
-  const proc = Bun.spawn([npm, "pack", ...specs, "--pack-destination", RUNTIME_CACHE, "--silent"], {
+  const proc = Bun.spawn([npm, "pack", ...specs, "--pack-destination", RUNTIME_CACHE, "--prefer-offline", "--silent"], {
     stdout: "ignore",
     stderr: "pipe",
   });

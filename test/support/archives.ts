@@ -5,7 +5,7 @@ export type ReadEntry = { name: string; data: Uint8Array; mode: number };
 
 export async function readTarGz(bytes: Uint8Array): Promise<ReadEntry[]> {
   const files = await new Bun.Archive(bytes).files();
-  const modes = tarModes(Bun.gunzipSync(bytes));
+  const modes = tarModes(Bun.gunzipSync(new Uint8Array(bytes)));
   return Promise.all([...files].map(async ([name, file]) => ({ name, data: await file.bytes(), mode: modes.get(name) ?? -1 })));
 }
 
