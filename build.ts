@@ -108,7 +108,7 @@ export const sha256sums = (files: { name: string; bytes: Uint8Array }[]) =>
     .sort((a, b) => (a.slice(66) < b.slice(66) ? -1 : 1))
     .join("");
 
-export function archive(t: Target, binary: Uint8Array): Uint8Array {
+export function archive(t: Target, binary: Uint8Array): Promise<Uint8Array> {
   const entries = [{ name: archivedBinaryName(t), data: binary, mode: 0o755 }];
   return t.os === "windows" ? zip(entries) : tarGz(entries);
 }
@@ -121,15 +121,17 @@ export async function buildRelease(targets: readonly Target[], outDir = "dist", 
   mkdirSync(outDir, { recursive: true });
   await bunRuntimes(targets.filter((t) => !isHost(t)).map(targetId));
   const built: Built[] = [];
+  const archiving: Promise<void>[] = [];
   for (const t of targets) {
     const started = performance.now();
     const binary = await buildTarget(t, outDir);
     chmodSync(binary, 0o755);
     const buildMs = performance.now() - started;
     const archivePath = join(outDir, archiveName(t));
-    writeFileSync(archivePath, archive(t, readFileSync(binary)));
+    archiving.push(archive(t, readFileSync(binary)).then((bytes) => writeFileSync(archivePath, bytes)));
     built.push({ target: t, binary, archive: archivePath, buildMs });
   }
+  await Promise.all(archiving);
   const host = built.find((b) => isHost(b.target));
   if (host) await smokeTest(host.binary);
   const files = built.flatMap((b) => [b.binary, b.archive]);

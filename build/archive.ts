@@ -5,7 +5,12 @@
  * extra fields. Bun has a tar writer but no way to set an entry's mode, and
  * no zip writer at all.
  */
-import { deflateRawSync, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { deflateRaw as deflateRawCb, gzip as gzipCb } from "node:zlib";
+
+// The async zlib calls run on libuv's thread pool, so several archives compress in parallel.
+const gzip = promisify(gzipCb);
+const deflateRaw = promisify(deflateRawCb);
 
 export type Entry = { name: string; data: Uint8Array; mode: number };
 
@@ -50,8 +55,8 @@ export function tar(entries: Entry[], mtime = archiveMtime()): Uint8Array {
   return Buffer.concat(parts);
 }
 
-export function tarGz(entries: Entry[], mtime = archiveMtime()): Uint8Array {
-  const gz = gzipSync(tar(entries, mtime), { level: 9 });
+export async function tarGz(entries: Entry[], mtime = archiveMtime()): Promise<Uint8Array> {
+  const gz = await gzip(tar(entries, mtime), { level: 9 });
   gz[9] = 3; // gzip OS byte: "Unix" whatever zlib was built for
   return gz;
 }
@@ -64,14 +69,14 @@ function dosDateTime(unix: number): [number, number] {
   return [time, date];
 }
 
-export function zip(entries: Entry[], mtime = archiveMtime()): Uint8Array {
+export async function zip(entries: Entry[], mtime = archiveMtime()): Promise<Uint8Array> {
   const [time, date] = dosDateTime(mtime);
   const locals: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
   let offset = 0;
   for (const e of entries) {
     const name = ascii.encode(e.name);
-    const compressed = deflateRawSync(e.data, { level: 9 });
+    const compressed = await deflateRaw(e.data, { level: 9 });
     const crc = Bun.hash.crc32(e.data) >>> 0;
     if (compressed.length >= 0xffffffff || e.data.length >= 0xffffffff) throw new RangeError("zip64 not supported");
     const local = Buffer.alloc(30);

@@ -47,7 +47,7 @@ describe("archives", () => {
   const payload = new Uint8Array(300_000).map((_, i) => (i * 7919) % 251);
 
   it("tar.gz reads back with Bun.Archive: one entry, same bytes, mode 0755", async () => {
-    const entries = await readTarGz(tarGz([{ name: "kokochat-pairing", data: payload, mode: 0o755 }]));
+    const entries = await readTarGz(await tarGz([{ name: "kokochat-pairing", data: payload, mode: 0o755 }]));
     expect(entries.map((e) => [e.name, e.mode])).toEqual([["kokochat-pairing", 0o755]]);
     expect(sha256(entries[0]!.data)).toBe(sha256(payload));
   });
@@ -55,7 +55,7 @@ describe("archives", () => {
   itWhen(!!which("tar"), "no tar on PATH")("tar.gz lists and extracts with the system tar, when there is one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kokochat-tar-"));
     try {
-      writeFileSync(join(dir, "a.tar.gz"), tarGz([{ name: "kokochat-pairing", data: payload, mode: 0o755 }]));
+      writeFileSync(join(dir, "a.tar.gz"), await tarGz([{ name: "kokochat-pairing", data: payload, mode: 0o755 }]));
       const list = Bun.spawnSync(["tar", "-tvzf", "a.tar.gz"], { cwd: dir });
       expect(list.exitCode).toBe(0);
       expect(list.stdout.toString()).toMatch(/^-rwxr-xr-x .*kokochat-pairing\n$/);
@@ -66,16 +66,16 @@ describe("archives", () => {
     }
   });
 
-  it("zip reads back (CRC and sizes checked) with the Unix mode in its external attributes", () => {
-    const entries = readZip(zip([{ name: "kokochat-pairing.exe", data: payload, mode: 0o755 }]));
+  it("zip reads back (CRC and sizes checked) with the Unix mode in its external attributes", async () => {
+    const entries = readZip(await zip([{ name: "kokochat-pairing.exe", data: payload, mode: 0o755 }]));
     expect(entries.map((e) => [e.name, e.mode])).toEqual([["kokochat-pairing.exe", 0o755]]);
     expect(sha256(entries[0]!.data)).toBe(sha256(payload));
   });
 
-  itWhen(!!which("unzip"), "no unzip on PATH")("zip passes unzip -t, when unzip is installed", () => {
+  itWhen(!!which("unzip"), "no unzip on PATH")("zip passes unzip -t, when unzip is installed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kokochat-zip-"));
     try {
-      writeFileSync(join(dir, "a.zip"), zip([{ name: "kokochat-pairing.exe", data: payload, mode: 0o755 }]));
+      writeFileSync(join(dir, "a.zip"), await zip([{ name: "kokochat-pairing.exe", data: payload, mode: 0o755 }]));
       const test = Bun.spawnSync(["unzip", "-t", "a.zip"], { cwd: dir });
       expect(test.stdout.toString()).toContain("No errors detected");
       expect(test.exitCode).toBe(0);
@@ -84,18 +84,18 @@ describe("archives", () => {
     }
   });
 
-  it("is byte-identical when made twice, and honours SOURCE_DATE_EPOCH", () => {
+  it("is byte-identical when made twice, and honours SOURCE_DATE_EPOCH", async () => {
     const entries = [{ name: "kokochat-pairing", data: payload, mode: 0o755 }];
-    expect(sha256(tarGz(entries))).toBe(sha256(tarGz(entries)));
-    expect(sha256(zip(entries))).toBe(sha256(zip(entries)));
+    expect(sha256(await tarGz(entries))).toBe(sha256(await tarGz(entries)));
+    expect(sha256(await zip(entries))).toBe(sha256(await zip(entries)));
     expect(sha256(tar(entries, 1_800_000_000))).not.toBe(sha256(tar(entries)));
   });
 
   it("archive() picks the format by target", async () => {
     const windows = TARGETS.find((t) => t.os === "windows")!;
     const linux = TARGETS[0]!;
-    expect(readZip(archive(windows, payload))[0]!.name).toBe("kokochat-pairing.exe");
-    expect((await readTarGz(archive(linux, payload)))[0]!.name).toBe("kokochat-pairing");
+    expect(readZip(await archive(windows, payload))[0]!.name).toBe("kokochat-pairing.exe");
+    expect((await readTarGz(await archive(linux, payload)))[0]!.name).toBe("kokochat-pairing");
   });
 });
 
