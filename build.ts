@@ -15,6 +15,7 @@
  *   dist/SHA256SUMS                                          sha256sum format, executables and archives
  *   dist/skill/kokochat-pairing/                             SKILL.md, launchers, executables, SHA256SUMS
  *
+ * macOS executables are signed ad hoc (build/macho-sign.ts).
  * Every executable is minified, has the version defined in at build time, and
  * never autoloads .env, bunfig.toml, tsconfig.json or package.json from the
  * directory it runs in. Cross targets are made from the pinned
@@ -26,6 +27,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { tarGz, zip } from "./build/archive.ts";
+import { adhocSign } from "./build/macho-sign.ts";
 import { BUN_VERSION, bunRuntimes } from "./build/runtimes.ts";
 import { assembleSkill } from "./build/skill.ts";
 
@@ -96,6 +98,10 @@ export async function buildTarget(t: Target, outDir = "dist", options: BuildOpti
     },
   });
   if (!out.success) throw new AggregateError(out.logs, `build of ${binaryName(t)} failed`);
+  // Bun re-signs darwin-arm64 itself but leaves darwin-x64 with the runtime's
+  // now-invalid signature, which macOS kills on launch: sign both ad hoc
+  // (for arm64 this rewrites the very bytes Bun wrote).
+  if (t.os === "darwin") writeFileSync(outfile, adhocSign(readFileSync(outfile)));
   return outfile;
 }
 

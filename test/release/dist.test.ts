@@ -7,7 +7,11 @@ import { describe, expect } from "bun:test";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TARGETS, archiveName, archivedBinaryName, binaryName, hostTarget, sha256, targetId } from "../../build.ts";
-import { executableKind } from "../../build/headers.ts";
+import { executableKind, machoCodeSignature } from "../../build/headers.ts";
+import { adhocSign } from "../../build/macho-sign.ts";
+import { RUNTIME_CACHE } from "../../build/runtimes.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import pkg from "../../package.json" with { type: "json" };
 import { readTarGz, readZip } from "../support/archives.ts";
 import { itWhen } from "../support/skip.ts";
@@ -47,7 +51,11 @@ describe("dist/ after npm run build", () => {
       const kind = executableKind(bytes);
       expect({ format: kind.format, arch: kind.arch }).toEqual({ format: FORMAT[t.os], arch: t.arch });
       if (t.os === "windows") expect(kind.detail).toBe("PE32+ console");
-      if (t.os === "darwin") expect(kind.detail).toBe("filetype 2"); // MH_EXECUTE
+      if (t.os === "darwin") {
+        expect(kind.detail).toBe("filetype 2"); // MH_EXECUTE
+        // What macOS checks on launch: an ad-hoc signature whose page hashes match the bytes.
+        expect(machoCodeSignature(bytes)).toMatchObject({ signed: true, adhoc: true, badPages: 0, hashType: 2 });
+      }
       expect(bytes.indexOf("approve a KokoChat phone on this OpenClaw gateway")).toBeGreaterThan(0);
       const archive = readFileSync(join(DIST, archiveName(t)));
       expect(archive.length).toBeLessThan(DOWNLOAD_LIMIT);
@@ -56,6 +64,29 @@ describe("dist/ after npm run build", () => {
       expect(sha256(entries[0]!.data)).toBe(sha256(bytes));
     }, 60_000);
   }
+
+  const armRuntime = join(RUNTIME_CACHE, "darwin-arm64", "bun");
+  itWhen(existsSync(armRuntime), `no cached darwin-arm64 runtime at ${armRuntime} (${notBuilt})`)(
+    "our ad-hoc signer rewrites Bun's own darwin-arm64 signature byte for byte",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "kokochat-sign-"));
+      try {
+        const outfile = join(dir, "raw");
+        const out = await Bun.build({
+          entrypoints: [join(import.meta.dir, "../../src/main.ts")],
+          minify: true,
+          compile: { target: "bun-darwin-arm64", outfile, executablePath: armRuntime },
+        });
+        expect(out.success).toBe(true);
+        const raw = readFileSync(outfile);
+        expect(machoCodeSignature(raw)).toMatchObject({ signed: true, adhoc: true, badPages: 0 });
+        expect(Buffer.compare(Buffer.from(adhocSign(raw)), raw)).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
 
   itWhen(built, notBuilt)("the skill bundle holds SKILL.md, both launchers, the executables and their checksums", () => {
     const names = readdirSync(SKILL).sort();
