@@ -8,7 +8,9 @@ import { extractRequest } from "./request/extract.ts";
 import type { Input } from "./request/input.ts";
 import type { ValidRequest } from "./request/schema.ts";
 import { decideScopes } from "./request/scopes.ts";
-import { ensureCredentials, peekCredentials, relayUrlFrom } from "./relay/credentials.ts";
+import { ensureCredentials, peekCredentials, relayUrlFrom, type EnsuredCredentials } from "./relay/credentials.ts";
+import { ensureConnector } from "./relay/supervisor.ts";
+import { CliError } from "./errors.ts";
 import { setupCode } from "./relay/setupcode.ts";
 import type { Approval } from "./store/device.ts";
 import { approveJson, previewJson } from "./store/json.ts";
@@ -43,7 +45,22 @@ export type PairResult = {
   setupCode?: string;
 };
 
-export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv): Promise<PairResult> {
+/**
+ * The device is approved by now, so a connector that cannot be started is a
+ * warning, not a failure: the setup code is still printed, and the next `pair`
+ * or the service tries again.
+ */
+async function startConnector(stateDir: string, relay: EnsuredCredentials, warn: (line: string) => void): Promise<ConnectorState> {
+  try {
+    return await ensureConnector({ stateDir, relayId: relay.credentials.relayId, configPath: relay.configPath });
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    warn(`relay connector not started: ${error.message}`);
+    return "not started";
+  }
+}
+
+export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<PairResult> {
   checkpoint("pair-start");
   const request = extractRequest(input.text);
   const { granted, refused } = decideScopes(request.scopes, options.limited);
@@ -70,11 +87,12 @@ export async function pair(input: Input, options: PairOptions, processEnv: NodeJ
   const token = randomToken(32);
   const outcome = store.kind === "sqlite" ? approveSqlite(store.path, approval(token)) : await approveJson(state.dir, approval(token));
   const skip = options.noConnector || env.KOKOCHAT_SKIP_RELAY_CONNECTOR_START === "1";
+  const connector: ConnectorState = skip ? "skipped" : await startConnector(state.dir, relay, warn);
   return {
     ...common,
     rotated: outcome.rotated,
     relay: { url: relayUrl, id: relay.credentials.relayId, minted: relay.minted },
-    connector: skip ? "skipped" : "not started",
+    connector,
     setupCode: setupCode(relay.credentials, request.deviceId, token),
   };
 }

@@ -65,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       dryRun,
     },
     process.env,
+    warn,
   );
 
   const outside = r.refused.filter((scope) => scope !== "operator.admin");

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, setDefaultTimeout } from "bun:test";
 import { createServer, type Socket } from "node:net";
 import { Connector, type ConnectorLimits } from "../../src/relay/connector.ts";
 import { EchoGateway } from "../support/echo-gateway.ts";
-import { Phone } from "../support/phone.ts";
+import { Phone } from "../support/ws-peer.ts";
 import { TestRelay } from "../support/relay.ts";
 import { StalledGateway } from "../support/stalled-gateway.ts";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../support/binary.ts";
 import { EchoGateway } from "../support/echo-gateway.ts";
-import { Phone } from "../support/phone.ts";
+import { Phone } from "../support/ws-peer.ts";
 import { startConnector, stopAll, type ConnectorProcess } from "../support/processes.ts";
 import { TestRelay } from "../support/relay.ts";
 import { StalledGateway } from "../support/stalled-gateway.ts";

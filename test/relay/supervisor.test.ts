@@ -14,7 +14,7 @@ import {
 import { UNIT_NAME } from "../../src/relay/service.ts";
 import { binary } from "../support/binary.ts";
 import { EchoGateway } from "../support/echo-gateway.ts";
-import { Phone } from "../support/phone.ts";
+import { Phone } from "../support/ws-peer.ts";
 import { alive, stopAll, track } from "../support/processes.ts";
 import { TestRelay } from "../support/relay.ts";
 
