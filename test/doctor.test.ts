@@ -2,7 +2,10 @@ import { afterEach, describe, expect, it } from "bun:test";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./support/binary.ts";
-import { processIdentity } from "../src/relay/supervisor.ts";
+import { pidPath, processIdentity, readPidFile } from "../src/relay/supervisor.ts";
+import { EchoGateway } from "./support/echo-gateway.ts";
+import { stopAll, track } from "./support/processes.ts";
+import { TestRelay } from "./support/relay.ts";
 import { BACKENDS, seed, type Backend } from "./support/devices.ts";
 import { decodeSetupCode, newIdentity, requestCode } from "./support/requests.ts";
 import { makeSqliteStore, pairedFile, readJson, snapshot, sqliteFile, tempStateDir } from "./support/stores.ts";
@@ -207,4 +210,38 @@ describe("doctor: what it finds", () => {
     using s = tempStateDir();
     for (const args of [["--store", "json"], ["extra"], ["--bogus"]]) expect((await doctor(s.dir, {}, ...args)).exitCode).toBe(64);
   });
+});
+
+describe("doctor with a real connector", () => {
+  afterEach(stopAll);
+
+  it("sees the connector pair started (its pid record) and the gateway port, and finds nothing wrong", async () => {
+    using s = tempStateDir();
+    const gateway = new EchoGateway();
+    const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
+    const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+    try {
+      seed(s.dir, "json", []);
+      mkdirSync(join(s.dir, "kokochat-relay"), { mode: 0o700 });
+      writeFileSync(join(s.dir, "kokochat-relay", "relay.json"), JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: 1 }), { mode: 0o600 });
+      const env = { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined, KOKOCHAT_LOCAL_GATEWAY_URL: gateway.url, KOKOCHAT_RELAY_URL: relay.url };
+      const paired = await run(["pair", "--json", "--state-dir", s.dir, requestCode(newIdentity())], { env });
+      expect(JSON.parse(paired.stdout).connector).toBe("started");
+      const record = readPidFile(pidPath(s.dir, relay.relayId))!;
+      track(record.pid);
+
+      const ours = () => Object.fromEntries(Object.entries(snapshot(s.dir)).filter(([path]) => !path.endsWith("connector.log")));
+      const before = ours();
+      const r = await doctor(s.dir, { KOKOCHAT_LOCAL_GATEWAY_URL: gateway.url, KOKOCHAT_RELAY_URL: relay.url }, "--json");
+      const report = JSON.parse(r.stdout);
+      expect(problems(report.checks)).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      expect(report.checks).toContainEqual(expect.objectContaining({ check: "connector", status: "ok", summary: `relay connector running for relay ${relay.relayId} (pid ${record.pid})` }));
+      expect(r.stdout).not.toContain(relay.relaySecret);
+      expect(ours()).toEqual(before); // the connector's own log may grow meanwhile
+    } finally {
+      relay.stop();
+      gateway.stop();
+    }
+  }, 60_000);
 });
