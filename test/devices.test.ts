@@ -115,6 +115,9 @@ for (const backend of BACKENDS) {
       expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
       expect(r.stdout).toContain("KokoChat?[2J?]0;owned??evil");
       expect(JSON.parse((await devices(s.dir, "--json")).stdout).devices[0].displayName).toBe("KokoChat\x1b[2J\x1b]0;owned\x07\u202eevil");
+      using t = tempStateDir();
+      seed(t.dir, backend, [device(idWith("ef"), { displayName: "KokoChat 📱 Jürgen" })]);
+      expect((await devices(t.dir)).stdout).toContain("KokoChat 📱 Jürgen — ios");
     });
 
     it("says so when nothing is paired, with an empty stdout", async () => {

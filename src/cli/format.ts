@@ -9,8 +9,9 @@ import type { StoreTarget } from "../store/select.ts";
  */
 export function safeText(value: string | undefined, max = 60): string {
   if (value === undefined || value === "") return "-";
-  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]/g, "?");
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]|\p{Cs}/gu, "?");
+  const chars = [...clean];
+  return chars.length > max ? `${chars.slice(0, max).join("")}…` : clean;
 }
 
 /** `2026-11-25 16:30:12Z`, or "never"/"?" when there is no usable time. */
