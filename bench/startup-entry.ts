@@ -2,13 +2,21 @@
  * Compiled by bench/startup.ts into a throwaway executable: times each part
  * of a `pair` start in the order the pipeline loads it. Not part of the tool.
  */
-const marks: [string, number][] = [["runtime start → entry", performance.now()]];
+// [label, wall ms, CPU ms (user + system: steadier on a busy machine)]
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+const marks: [string, number, number][] = [["runtime start → entry", performance.now(), cpuMs()]];
 let last = performance.now();
+let lastCpu = cpuMs();
 async function step(label: string, fn: () => unknown): Promise<void> {
   await fn();
   const now = performance.now();
-  marks.push([label, now - last]);
+  const cpu = cpuMs();
+  marks.push([label, now - last, cpu - lastCpu]);
   last = now;
+  lastCpu = cpu;
 }
 
 await step("main: errors, output", () => import("../src/cli/output.ts"));

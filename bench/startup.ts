@@ -29,7 +29,7 @@ try {
   if (!build.success) throw new AggregateError(build.logs, "startup bench build failed");
 
   const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: out, BENCH_REQUEST: JSON.stringify(requestJson(newIdentity())) };
-  const runs: [string, number][][] = [];
+  const runs: [string, number, number][][] = [];
   for (let i = 0; i < RUNS + 1; i++) {
     const proc = Bun.spawn([outfile], { env, cwd: out, stdout: "pipe", stderr: "inherit" });
     const text = await new Response(proc.stdout).text();
@@ -37,13 +37,15 @@ try {
     if (i > 0) runs.push(JSON.parse(text)); // first run warms the page cache
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-  let total = 0;
+  const f = (n: number) => n.toFixed(1).padStart(8);
+  console.log(`  ${"step (median of runs)".padEnd(40)}${"wall ms".padStart(8)}${"cpu ms".padStart(8)}`);
+  let [wall, cpu] = [0, 0];
   for (const [i, [label]] of runs[0]!.entries()) {
-    const ms = median(runs.map((r) => r[i]![1]));
-    total += ms;
-    console.log(`  ${label.padEnd(40)}${ms.toFixed(1).padStart(7)} ms`);
+    const [w, c] = [median(runs.map((r) => r[i]![1])), median(runs.map((r) => r[i]![2]))];
+    [wall, cpu] = [wall + w, cpu + c];
+    console.log(`  ${label.padEnd(40)}${f(w)}${f(c)}`);
   }
-  console.log(`  ${"sum of medians".padEnd(40)}${total.toFixed(1).padStart(7)} ms`);
+  console.log(`  ${"sum of medians".padEnd(40)}${f(wall)}${f(cpu)}`);
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
