@@ -3,6 +3,8 @@
  * of a `pair` start in the order the pipeline loads it. Not part of the tool.
  */
 // [label, wall ms, CPU ms (user + system: steadier on a busy machine)]
+export {};
+
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;

@@ -3,37 +3,29 @@
  * cannot express (key is a real Ed25519 point that hashes to the deviceId).
  * Undeclared keys are deleted, so phone junk never reaches a store. Errors
  * name the field and the fix, never the value.
+ *
+ * The schema is defined with arktype in definition.ts; what runs is the same
+ * schema rebuilt by arktype's core from its JSON form, which a build-time
+ * macro inlines here, so a run never loads arktype's keyword scopes.
  */
-import { type } from "arktype";
+import "./arkconfig.ts";
+import { ArkErrors, rootSchema, type BaseRoot } from "@ark/schema";
 import { CliError } from "../errors.ts";
 import { deviceIdOf, isValidPublicKey } from "../crypto/keys.ts";
 import { decodeBase64Url } from "./base64.ts";
+import type { PairingRequest } from "./definition.ts";
+import { pairingRequestJson } from "./definition.ts" with { type: "macro" };
 
 export const REQUEST_TYPE = "kokochat.pairingRequest";
 export const REQUEST_VERSION = 1;
 
-// Printable: no control, format (bidi overrides, zero-width), surrogate, private-use or unassigned code points.
-const printable = (max: number) => type(new RegExp(`^[^\\p{C}]{1,${max}}$`, "u")).describe(`1–${max} printable characters`);
+/** arktype's JSON form of `PairingRequest` (definition.ts), inlined at build time. */
+export const PAIRING_REQUEST_JSON = pairingRequestJson();
 
-export const PairingRequest = type({
-  "+": "delete",
-  type: `'${REQUEST_TYPE}'`,
-  version: "1",
-  deviceId: type(/^[0-9a-f]{64}$/).describe("64 lowercase hex characters (SHA-256 of the public key)"),
-  publicKey: type(/^[A-Za-z0-9_-]{43}$/).describe("base64url without padding of a 32-byte Ed25519 key"),
-  "role?": "'operator'",
-  "scopes?": printable(64).array().atMostLength(32),
-  "client?": {
-    "+": "delete",
-    "id?": "'openclaw-ios' | 'openclaw-android' | 'webchat'",
-    "version?": printable(64),
-    "platform?": printable(32),
-    "mode?": "'ui' | 'webchat'",
-    "displayName?": printable(64),
-    "deviceFamily?": printable(64),
-  },
-});
-export type PairingRequest = typeof PairingRequest.infer;
+let pairingRequest: BaseRoot | undefined;
+
+/** The runtime validator, built from the JSON once, on first use. */
+export const pairingRequestSchema = (): BaseRoot => (pairingRequest ??= rootSchema(PAIRING_REQUEST_JSON as never));
 
 export type Client = {
   id: string;
@@ -68,8 +60,8 @@ export function validateRequest(raw: unknown): ValidRequest {
   if (typeof version === "number" && Number.isInteger(version) && version > REQUEST_VERSION)
     throw invalid(`request.version ${version} is newer than this tool understands: update kokochat-pairing`);
 
-  const out = PairingRequest(raw);
-  if (out instanceof type.errors) {
+  const out = pairingRequestSchema()(raw) as PairingRequest | ArkErrors;
+  if (out instanceof ArkErrors) {
     const first = out[0]!;
     // `expected` describes the rule, never the value (arktype's `problem` would echo it).
     throw invalid(`${pathOf(first.path)} must be ${first.expected ?? "valid"}: copy the code from KokoChat's pairing page again`);
