@@ -70,4 +70,29 @@ describe("runtime schema stays in sync with the arktype definition", () => {
     }
     expect(accepted).toBeGreaterThan(20);
   });
+
+  it("names the field and never echoes the value in the tool's message", () => {
+    const secret = "SECRET-VALUE-abc123";
+    for (const field of FIELDS.filter((f) => f !== "type")) {
+      let message = "";
+      try {
+        validateRequest(requestJson(newIdentity(), { [field]: secret }));
+      } catch (error) {
+        expect(error).toBeInstanceOf(CliError);
+        message = (error as CliError).message;
+      }
+      expect(message).toContain(`request.${field}`);
+      expect(message).not.toContain(secret);
+    }
+    for (const field of CLIENT_FIELDS) {
+      let message = "";
+      try {
+        validateRequest(requestJson(newIdentity(), { client: { [field]: `${secret}\u0000` } }));
+      } catch (error) {
+        message = (error as CliError).message;
+      }
+      expect(message).toContain(`request.client.${field}`);
+      expect(message).not.toContain(secret);
+    }
+  });
 });

@@ -9,7 +9,7 @@
  * macro inlines here, so a run never loads arktype's keyword scopes.
  */
 import "./arkconfig.ts";
-import { ArkErrors, rootSchema, type BaseRoot } from "@ark/schema";
+import { ArkErrors, rootSchema, type ArkError, type BaseRoot } from "@ark/schema";
 import { CliError } from "../errors.ts";
 import { deviceIdOf, isValidPublicKey } from "../crypto/keys.ts";
 import { decodeBase64Url } from "./base64.ts";
@@ -50,6 +50,19 @@ const invalid = (message: string) => new CliError("invalid-request", `invalid pa
 const pathOf = (path: readonly PropertyKey[]) =>
   ["request", ...path].map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
 
+const oneOf = (items: string[]) => (items.length < 2 ? (items[0] ?? "valid") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`);
+
+/**
+ * What the failing field must be. arktype's `problem` and `message` echo the
+ * value, and so does the `expected` of a union error (it is built from its
+ * branches' messages): for a union, describe its branches' rules instead.
+ */
+function expectedOf(error: ArkError): string {
+  const branches = (error as { errors?: readonly ArkError[] }).errors;
+  if (error.code === "union" && branches && branches.length > 0) return oneOf([...new Set(branches.map(expectedOf))]);
+  return error.expected ?? "valid";
+}
+
 /** True when `value` claims to be a pairing request (used to pick candidates out of a message). */
 export const looksLikeRequest = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && (value as { type?: unknown }).type === REQUEST_TYPE;
@@ -63,8 +76,7 @@ export function validateRequest(raw: unknown): ValidRequest {
   const out = pairingRequestSchema()(raw) as PairingRequest | ArkErrors;
   if (out instanceof ArkErrors) {
     const first = out[0]!;
-    // `expected` describes the rule, never the value (arktype's `problem` would echo it).
-    throw invalid(`${pathOf(first.path)} must be ${first.expected ?? "valid"}: copy the code from KokoChat's pairing page again`);
+    throw invalid(`${pathOf(first.path)} must be ${expectedOf(first)}: copy the code from KokoChat's pairing page again`);
   }
 
   const keyBytes = decodeBase64Url(out.publicKey);
