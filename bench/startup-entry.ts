@@ -28,7 +28,12 @@ await step("store/json, lock, atomic", () => import("../src/store/json.ts"));
 await step("crypto/keys (@noble/ed25519)", () => import("../src/crypto/keys.ts"));
 let schema: typeof import("../src/request/schema.ts") | undefined;
 await step("request/schema (import)", async () => (schema = await import("../src/request/schema.ts")));
-await step("first validation (schema built)", () => schema!.validateRequest(JSON.parse(process.env.BENCH_REQUEST!)));
+await step("first validation (check compiled)", () => schema!.validateRequest(JSON.parse(process.env.BENCH_REQUEST!)));
 await step("second validation", () => schema!.validateRequest(JSON.parse(process.env.BENCH_REQUEST!)));
 await step("rest of pair (relay, openclaw config)", () => import("../src/pair.ts"));
+await step("a refusal explained (loads @ark/schema)", () => {
+  try {
+    schema!.validateRequest({ ...JSON.parse(process.env.BENCH_REQUEST!), role: "node" });
+  } catch {}
+});
 console.log(JSON.stringify(marks));

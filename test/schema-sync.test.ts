@@ -1,14 +1,16 @@
 /**
- * The pairing-request schema runs in two forms: the arktype definition
- * (src/request/definition.ts, the source of truth) and the form the tool
- * runs, rebuilt by arktype's core from the JSON a build-time macro inlines
- * (src/request/schema.ts). They must accept, clean and refuse exactly alike.
+ * The pairing-request schema has three forms: the arktype definition
+ * (src/request/definition.ts, the source of truth), and the two the tool
+ * runs, inlined by build-time macros (src/request/schema.ts): arktype's
+ * compiled check, which every request goes through, and the schema rebuilt by
+ * arktype's core from its JSON form, which explains a refusal. They must
+ * accept, clean and refuse exactly alike.
  */
 import { describe, expect, it } from "bun:test";
 // The arktype definition first, so it is built exactly as arktype builds it on its own.
 import { PairingRequest } from "../src/request/definition.ts";
 import { ArkErrors } from "@ark/schema";
-import { PAIRING_REQUEST_JSON, REQUEST_TYPE, pairingRequestSchema, validateRequest } from "../src/request/schema.ts";
+import { PAIRING_REQUEST_JSON, REQUEST_TYPE, allowsPairingRequest, pairingRequestSchema, validateRequest } from "../src/request/schema.ts";
 import { CliError } from "../src/errors.ts";
 import { newIdentity, requestJson } from "./support/requests.ts";
 import { HOSTILE_VALUES } from "./vectors/hostile.ts";
@@ -66,9 +68,29 @@ describe("runtime schema stays in sync with the arktype definition", () => {
       const expected = outcome(PairingRequest(structuredClone(input)));
       const actual = outcome(pairingRequestSchema()(structuredClone(input)));
       expect(actual).toEqual(expected);
+      expect(allowsPairingRequest(structuredClone(input))).toBe("value" in (expected as object));
+      expect(allowsPairingRequest(structuredClone(input))).toBe(PairingRequest.allows(structuredClone(input)));
       if ("value" in (actual as object)) accepted++;
     }
     expect(accepted).toBeGreaterThan(20);
+  });
+
+  it("hands on exactly the fields the definition keeps", () => {
+    for (const input of corpus()) {
+      const cleaned = PairingRequest(structuredClone(input));
+      let result: unknown;
+      try {
+        result = validateRequest(structuredClone(input));
+      } catch (error) {
+        expect(error).toBeInstanceOf(CliError);
+        continue;
+      }
+      expect(cleaned).not.toBeInstanceOf(ArkErrors);
+      const c = cleaned as { client?: Record<string, string>; scopes?: string[] };
+      expect(result).toMatchObject({ scopes: c.scopes });
+      for (const key of Object.keys((result as { client: object }).client))
+        expect(key in (c.client ?? {}) || ["id", "mode", "platform", "displayName"].includes(key)).toBe(true);
+    }
   });
 
   it("names the field and never echoes the value in the tool's message", () => {

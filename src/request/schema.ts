@@ -4,28 +4,56 @@
  * Undeclared keys are deleted, so phone junk never reaches a store. Errors
  * name the field and the fix, never the value.
  *
- * The schema is defined with arktype in definition.ts; what runs is the same
- * schema rebuilt by arktype's core from its JSON form, which a build-time
- * macro inlines here, so a run never loads arktype's keyword scopes.
+ * The schema is defined with arktype in definition.ts. So that a run never
+ * loads arktype (its keyword scopes cost more than a whole pairing), build-time
+ * macros inline what arktype makes of the definition: the check it compiles
+ * to JavaScript, which every request goes through, and the schema's JSON
+ * form, from which arktype's core (`@ark/schema`, loaded only then) rebuilds
+ * the schema to say why a request was refused.
  */
-import "./arkconfig.ts";
-import { ArkErrors, rootSchema, type ArkError, type BaseRoot } from "@ark/schema";
+import type { ArkError, BaseRoot } from "@ark/schema";
 import { CliError } from "../errors.ts";
 import { deviceIdOf, isValidPublicKey } from "../crypto/keys.ts";
 import { decodeBase64Url } from "./base64.ts";
-import type { PairingRequest } from "./definition.ts";
-import { pairingRequestJson } from "./definition.ts" with { type: "macro" };
+import type { CompiledAllows, PairingRequest } from "./definition.ts";
+import { pairingRequestAllows, pairingRequestJson } from "./definition.ts" with { type: "macro" };
 
 export const REQUEST_TYPE = "kokochat.pairingRequest";
 export const REQUEST_VERSION = 1;
 
-/** arktype's JSON form of `PairingRequest` (definition.ts), inlined at build time. */
+/** arktype's compiled check of `PairingRequest` (definition.ts), inlined at build time. */
+const ALLOWS: CompiledAllows = pairingRequestAllows();
+
+/** arktype's JSON form of `PairingRequest`, inlined at build time. */
 export const PAIRING_REQUEST_JSON = pairingRequestJson();
+
+let allows: ((data: unknown) => boolean) | undefined;
+
+/** True when arktype's check accepts `data` as a PairingRequest (compiled on first use, as arktype would). */
+export function allowsPairingRequest(data: unknown): boolean {
+  if (!allows) {
+    const traversals = new Function(`return ${ALLOWS.source}`)() as Record<string, (data: unknown) => boolean>;
+    allows = (value) => traversals[ALLOWS.entry]!(value) === true;
+  }
+  return allows(data);
+}
+
+type Core = typeof import("@ark/schema");
+let core: Core | undefined;
+
+/** arktype's core, loaded (synchronously, once) only to explain a refusal. */
+function arkCore(): Core {
+  if (!core) {
+    require("./arkconfig.ts"); // before @ark/schema itself
+    core = require("@ark/schema") as Core;
+  }
+  return core;
+}
 
 let pairingRequest: BaseRoot | undefined;
 
-/** The runtime validator, built from the JSON once, on first use. */
-export const pairingRequestSchema = (): BaseRoot => (pairingRequest ??= rootSchema(PAIRING_REQUEST_JSON as never));
+/** The full schema, rebuilt by arktype's core from its JSON form once, on first use. */
+export const pairingRequestSchema = (): BaseRoot => (pairingRequest ??= arkCore().rootSchema(PAIRING_REQUEST_JSON as never));
 
 export type Client = {
   id: string;
@@ -73,11 +101,14 @@ export function validateRequest(raw: unknown): ValidRequest {
   if (typeof version === "number" && Number.isInteger(version) && version > REQUEST_VERSION)
     throw invalid(`request.version ${version} is newer than this tool understands: update kokochat-pairing`);
 
-  const out = pairingRequestSchema()(raw) as PairingRequest | ArkErrors;
-  if (out instanceof ArkErrors) {
-    const first = out[0]!;
-    throw invalid(`${pathOf(first.path)} must be ${expectedOf(first)}: copy the code from KokoChat's pairing page again`);
+  if (!allowsPairingRequest(raw)) {
+    const errors = pairingRequestSchema()(raw);
+    const first = errors instanceof arkCore().ArkErrors ? errors[0] : undefined;
+    // Both forms come from one definition and are tested to agree; if they ever did not, still refuse.
+    throw invalid(`${first ? pathOf(first.path) : "request"} must be ${first ? expectedOf(first) : "a KokoChat pairing request"}: copy the code from KokoChat's pairing page again`);
   }
+  // Accepted: read only the declared fields, so undeclared keys never go further.
+  const out = raw as PairingRequest;
 
   const keyBytes = decodeBase64Url(out.publicKey);
   if (!keyBytes || keyBytes.length !== 32)
@@ -92,7 +123,7 @@ export function validateRequest(raw: unknown): ValidRequest {
     deviceId: out.deviceId,
     publicKey: out.publicKey,
     role: "operator",
-    scopes: out.scopes,
+    scopes: out.scopes && [...out.scopes],
     client: {
       id: c.id ?? "webchat",
       mode: c.mode ?? "webchat",
