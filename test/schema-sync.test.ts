@@ -12,7 +12,8 @@ import { PairingRequest } from "../src/request/definition.ts";
 import { ArkErrors } from "@ark/schema";
 import { PAIRING_REQUEST_JSON, REQUEST_TYPE, allowsPairingRequest, pairingRequestSchema, validateRequest } from "../src/request/schema.ts";
 import { CliError } from "../src/errors.ts";
-import { newIdentity, requestJson } from "./support/requests.ts";
+import { run } from "./support/binary.ts";
+import { newIdentity, requestCode, requestJson } from "./support/requests.ts";
 import { HOSTILE_VALUES } from "./vectors/hostile.ts";
 
 const FIELDS = ["type", "version", "deviceId", "publicKey", "role", "scopes", "client"];
@@ -116,5 +117,13 @@ describe("runtime schema stays in sync with the arktype definition", () => {
       expect(message).toContain(`request.client.${field}`);
       expect(message).not.toContain(secret);
     }
+  });
+
+  it("works the same in the compiled binary, which loads arktype's core only to explain a refusal", async () => {
+    const secret = "SECRET-VALUE-abc123";
+    const refused = await run(["pair", "--dry-run", "--json"], { env: { KOKOCHAT_PAIRING_REQUEST: requestCode(newIdentity(), { client: { mode: secret } }) } });
+    expect(refused.exitCode).toBe(65);
+    expect(JSON.parse(refused.stdout).error.message).toContain('request.client.mode must be "ui" or "webchat"');
+    expect(refused.stdout + refused.stderr).not.toContain(secret);
   });
 });
