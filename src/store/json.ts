@@ -47,6 +47,15 @@ export function readObjectFile(path: string, name: string, isEntry: (value: unkn
 const readPaired = (f: Files) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord) as Record<string, DeviceRecord>;
 const readPending = (f: Files) => readObjectFile(f.pending, "devices/pending.json", isObject) as Record<string, DeviceRecord>;
 
+/** The file's text, or undefined when it cannot be read (the caller then reads it the checked way). */
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 export type JsonOutcome = { rotated: boolean };
@@ -67,13 +76,17 @@ export async function approveJson(stateDir: string, approval: Approval): Promise
       const pending = readPending(f);
       rotated ??= paired[id] !== undefined;
       paired[id] = mergeDevice(paired[id], approval);
-      writeFileAtomic(f.paired, serialise(paired));
+      const written = serialise(paired);
+      writeFileAtomic(f.paired, written);
       const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === id);
       if (stale.length > 0) {
         for (const key of stale) delete pending[key];
         writeFileAtomic(f.pending, serialise(pending));
       }
       // The gateway may have written its own snapshot between our read and our rename.
+      // Our bytes still there settle it without parsing the file again (the big cost
+      // with many devices); anything else is parsed and must hold our token.
+      if (readText(f.paired) === written) return { rotated };
       const token = (readPaired(f)[id]?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
       if (token === approval.token) return { rotated };
     }
