@@ -11,7 +11,7 @@
  * Finally it runs bench/startup.ts: where the time of a `pair` start goes.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { binaryName, buildTarget, hostTarget } from "../build.ts";
@@ -120,6 +120,8 @@ const code = requestCode(newIdentity());
 
 try {
   console.log(`binary: ${binaryName(hostTarget())} (${(statSync(bin).size / 2 ** 20).toFixed(0)} MiB), ${RUNS} runs per case after ${WARMUP} warm-up`);
+  // Wall times on a busy machine measure the queue for a CPU; CPU time and RSS much less so.
+  console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
   console.log(`${"case".padEnd(30)}${"median".padStart(7)}${"min".padStart(7)}${"max".padStart(7)}${"cpu".padStart(7)}${"rss".padStart(7)}`);
   console.log(`${"".padEnd(30)}${"ms".padStart(7)}${"ms".padStart(7)}${"ms".padStart(7)}${"ms".padStart(7)}${"MiB".padStart(7)}`);
 

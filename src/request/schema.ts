@@ -1,8 +1,8 @@
 /**
  * The pairing request (SPEC §2): one arktype schema, then the checks arktype
  * cannot express (key is a real Ed25519 point that hashes to the deviceId).
- * Undeclared keys are deleted, so phone junk never reaches a store. Errors
- * name the field and the fix, never the value.
+ * Only declared fields are read into the result, so phone junk never reaches
+ * a store. Errors name the field and the fix, never the value.
  *
  * The schema is defined with arktype in definition.ts. So that a run never
  * loads arktype (its keyword scopes cost more than a whole pairing), build-time
