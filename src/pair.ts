@@ -14,7 +14,8 @@ import type { Approval } from "./store/device.ts";
 import { approveJson, previewJson } from "./store/json.ts";
 import { approveSqlite, previewSqlite } from "./store/sqlite.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
-import { resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
+import { assertOwnedByUs, resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
+import { checkpoint } from "./testhooks.ts";
 
 export type PairOptions = {
   stateDir?: string;
@@ -43,6 +44,7 @@ export type PairResult = {
 };
 
 export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv): Promise<PairResult> {
+  checkpoint("pair-start");
   const request = extractRequest(input.text);
   const { granted, refused } = decideScopes(request.scopes, options.limited);
 
@@ -55,15 +57,18 @@ export async function pair(input: Input, options: PairOptions, processEnv: NodeJ
 
   const approval = (token: string): Approval => ({ request, scopes: granted, limited: options.limited, token, nowMs: Date.now() });
 
+  // Every refusal that reading can find comes before any write, so a refused run changes nothing.
+  const preview = store.kind === "sqlite" ? previewSqlite(store.path, approval("")) : previewJson(state.dir, approval(""));
   if (options.dryRun) {
-    const preview = store.kind === "sqlite" ? previewSqlite(store.path, approval("")) : previewJson(state.dir, approval(""));
     const current = peekCredentials(state.dir, relayUrl);
     return { ...common, rotated: preview.rotated, relay: { url: relayUrl, ...(current && { id: current.relayId }), minted: !current }, connector: "not started" };
   }
 
+  assertOwnedByUs(state.dir);
+  // Relay credentials before the device: if they cannot be made, the phone's current token still works.
+  const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
   const token = randomToken(32);
   const outcome = store.kind === "sqlite" ? approveSqlite(store.path, approval(token)) : await approveJson(state.dir, approval(token));
-  const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
   const skip = options.noConnector || env.KOKOCHAT_SKIP_RELAY_CONNECTOR_START === "1";
   return {
     ...common,
