@@ -86,6 +86,12 @@ export async function buildTarget(t: Target, outDir = "dist", options: BuildOpti
   const out = await Bun.build({
     entrypoints: [join(import.meta.dir, "src/main.ts")],
     minify: true,
+    // Startup is most of a run: ship JSC bytecode (no parse at launch) and split
+    // lazily imported commands into their own chunks, so `--version` and
+    // `--help` never load the validator or the stores (see docs/PERFORMANCE.md).
+    bytecode: true,
+    format: "esm",
+    splitting: true,
     define: { KOKOCHAT_VERSION: JSON.stringify(VERSION) },
     compile: {
       target: bunTarget,
