@@ -179,6 +179,19 @@ for (const backend of BACKENDS) {
   });
 }
 
+describe("revoke: a SQLite row it cannot read", () => {
+  it("refuses (78) a device whose tokens_json is not JSON, changing no byte", async () => {
+    using s = tempStateDir();
+    seed(s.dir, "sqlite", [], (db) => db.run(`INSERT INTO device_pairing_paired (device_id, public_key, client_id, tokens_json, created_at_ms, approved_at_ms) VALUES ('${idWith("5555555555")}', 'k', 'openclaw-ios', '{oops', 1, 1)`));
+    const before = snapshot(s.dir);
+    const r = await revoke(s.dir, "--yes", "5555555555");
+    expect(r.exitCode).toBe(78);
+    expect(r.stderr).toContain("tokens_json");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(snapshot(s.dir)).toEqual(before);
+  });
+});
+
 describe("revoke: the JSON store's read-back", () => {
   it("redoes the revocation when the gateway's snapshot clobbers the first write", async () => {
     using s = tempStateDir();

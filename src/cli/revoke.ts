@@ -3,7 +3,7 @@
  * device's operator token revoked (`revokedAtMs`), after confirmation on a
  * terminal. DEVICE is a device id or a unique prefix of 8+ hex digits.
  */
-import { usageError } from "../errors.ts";
+import { CliError, usageError } from "../errors.ts";
 import { findDevice, locateStore, parseDevicePrefix, readDevices, revokeDevice, revokeState, summarise } from "../devices.ts";
 import type { StoreChoice } from "../store/select.ts";
 import { parse } from "./args.ts";
@@ -57,6 +57,11 @@ export async function run(argv: string[]): Promise<number> {
     values.json &&
     resultJson({ ok: true, ...extra, device, stateDir: at.state.dir, stateDirSource: at.state.source, store: storeJson(at.store) });
 
+  if (found.unreadable.length > 0)
+    throw new CliError(
+      "bad-store",
+      `device ${device.shortId}…: ${found.unreadable.join(", ")} in ${at.store.path} is not JSON; nothing was changed: remove the device with 'openclaw devices remove <deviceId>'`,
+    );
   const before = revokeState(found.record);
   if (before === "no-operator-token") {
     info(`${who(device)} has no operator token in ${where}; nothing to revoke`);
