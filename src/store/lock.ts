@@ -3,8 +3,10 @@
  * atomic everywhere. The holder records its pid and a nonce; a lock whose
  * holder is dead (or that is far older than any run) is stale and is broken by
  * renaming it aside, so a crashed run never blocks the next one.
+ * A lock folder is removed file by file, then rmdir: no recursive delete,
+ * which fails on some Windows file systems (and under wine) with EFAULT.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CliError, errno, fsError } from "../errors.ts";
@@ -47,14 +49,41 @@ function isStale(lockPath: string, staleMs: number): boolean {
   return ageMs > 2000; // holder died between mkdir and writing its owner file
 }
 
-function breakStale(lockPath: string): void {
+/** Remove a lock folder we hold or broke: its few plain files, then the folder. Already gone is fine. */
+function removeLockDir(lockPath: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(lockPath);
+  } catch (error) {
+    if (errno(error) === "ENOENT") return;
+    throw error;
+  }
+  for (const name of names) {
+    try {
+      unlinkSync(join(lockPath, name));
+    } catch (error) {
+      if (errno(error) !== "ENOENT") throw error;
+    }
+  }
+  try {
+    rmdirSync(lockPath);
+  } catch (error) {
+    if (errno(error) !== "ENOENT") throw error;
+  }
+}
+
+/** True when the stale lock is out of the way; false when it could not be moved (someone else broke it, or Windows holds it open). */
+function breakStale(lockPath: string): boolean {
   const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`;
   try {
     renameSync(lockPath, aside);
-  } catch {
-    return; // someone else broke it first
+  } catch (error) {
+    return errno(error) === "ENOENT"; // gone: someone else broke it first
   }
-  rmSync(aside, { recursive: true, force: true });
+  try {
+    removeLockDir(aside);
+  } catch {} // a leftover folder aside blocks no one
+  return true;
 }
 
 export async function withLock<T>(lockPath: string, what: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
@@ -69,10 +98,8 @@ export async function withLock<T>(lockPath: string, what: string, fn: () => T | 
     } catch (error) {
       if (errno(error) !== "EEXIST") throw fsError(error, `the lock for ${what}`);
     }
-    if (isStale(lockPath, staleMs)) {
-      breakStale(lockPath);
-      continue;
-    }
+    // A stale lock that cannot be moved aside yet is waited on like a live one, within the same deadline.
+    if (isStale(lockPath, staleMs) && breakStale(lockPath)) continue;
     if (Date.now() > deadline)
       throw new CliError("busy", `${what} is locked by another kokochat-pairing run: try again in a moment`);
     await Bun.sleep(Math.min(100, 2 + attempt * 2) * (0.5 + Math.random()));
@@ -80,12 +107,17 @@ export async function withLock<T>(lockPath: string, what: string, fn: () => T | 
   try {
     writeFileSync(join(lockPath, OWNER), JSON.stringify({ pid: process.pid, nonce }), { mode: 0o600 });
   } catch (error) {
-    rmSync(lockPath, { recursive: true, force: true });
+    try {
+      removeLockDir(lockPath);
+    } catch {}
     throw fsError(error, `the lock for ${what}`);
   }
   try {
     return await fn();
   } finally {
-    if (readOwner(lockPath)?.nonce === nonce) rmSync(lockPath, { recursive: true, force: true });
+    // Best effort: the work is done; a lock left behind names our pid, which is dead by the next run.
+    try {
+      if (readOwner(lockPath)?.nonce === nonce) removeLockDir(lockPath);
+    } catch {}
   }
 }
