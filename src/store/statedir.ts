@@ -3,7 +3,8 @@
  * pure function of the environment, the home dir, what exists on disk and the
  * platform's path rules (on Windows: drive letters, `\` or `/`, `~\`).
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { CliError } from "../errors.ts";
 import { homedir } from "node:os";
 import nodePath from "node:path";
 
@@ -45,3 +46,15 @@ export const systemProbe = (env: NodeJS.ProcessEnv): Probe => ({
   cwd: process.cwd(),
   exists: existsSync,
 });
+
+/**
+ * Files we write get our owner. Written by another user (say, root via sudo)
+ * they would lock the gateway out of its own store, so refuse (POSIX only).
+ */
+export function assertOwnedByUs(stateDir: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const owner = statSync(stateDir).uid;
+  if (owner !== uid)
+    throw new CliError("refused", `the OpenClaw state dir ${stateDir} belongs to uid ${owner}, not to this user (uid ${uid}): run kokochat-pairing as that user`);
+}
