@@ -14,6 +14,10 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { decodeSetupCode, chatMessage, encodeRequest, newIdentity, requestCode, requestJson, type Identity } from "../support/requests.ts";
 import { insertPaired, makeJsonStore, makeSqliteStore, pairedFile, pendingFile, readJson, readPairedRows, snapshot, sqliteFile, tempStateDir } from "../support/stores.ts";
+import { readPidFile, pidPath } from "../../src/relay/supervisor.ts";
+import { EchoGateway } from "../support/echo-gateway.ts";
+import { TestRelay } from "../support/relay.ts";
+import { Phone } from "../support/ws-peer.ts";
 import { findTools, winPath, Wine, type SpawnResult, type Tools } from "./wine.ts";
 
 const tools = findTools();
@@ -34,6 +38,8 @@ const foreignDevice = {
   approvedAtMs: 2,
   futureField: { nested: [1, 2, 3] },
 };
+
+const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 const oneLine = (r: SpawnResult) => r.stderr.trim().split(/\r?\n/);
 
@@ -381,7 +387,7 @@ describe.skipIf(missing !== undefined)("the windows-x64 binary under wine", () =
           env: { KOKOCHAT_TEST_HANG_AT: "json-locked" },
         });
         try {
-          const reader = holder.stderr.getReader();
+          const reader = (holder.stderr as ReadableStream<Uint8Array>).getReader();
           let seen = "";
           const deadline = Date.now() + 30_000;
           while (!seen.includes("hanging at json-locked") && Date.now() < deadline) {
@@ -455,6 +461,72 @@ describe.skipIf(missing !== undefined)("the windows-x64 binary under wine", () =
         } finally {
           holder.kill("SIGKILL");
           await holder.exited;
+        }
+      },
+      TEST_TIMEOUT_MS,
+    );
+  });
+  describe("the relay connector (loopback relay and gateway on the Linux side)", () => {
+    it(
+      "`connector --config Z:\\…` pipes a phone's frames to the gateway and back",
+      async () => {
+        using s = tempStateDir();
+        const gateway = new EchoGateway();
+        const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+        const config = join(s.dir, `${relay.relayId}.json`);
+        writeFileSync(config, JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, gatewayUrl: gateway.url }));
+        const proc = wine.spawn(["connector", "--config", winPath(config)]);
+        try {
+          await relay.waitForConnector();
+          const phone = await Phone.connect(relay.phoneUrl);
+          phone.send("hello from the phone");
+          expect(await phone.next()).toBe("hello from the phone");
+          phone.close();
+          expect(relay.connectorConnections).toBe(1);
+        } finally {
+          proc.kill("SIGKILL");
+          await proc.exited;
+          relay.stop();
+          gateway.stop();
+        }
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
+      "pair starts one detached connector, the next pair finds it running, and the setup code reaches the gateway",
+      async () => {
+        using s = tempStateDir();
+        makeJsonStore(s.dir, {});
+        const gateway = new EchoGateway();
+        const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+        mkdirSync(join(s.dir, "kokochat-relay"));
+        writeFileSync(
+          join(s.dir, "kokochat-relay", "relay.json"),
+          JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: 1 }),
+        );
+        const env = { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined, KOKOCHAT_LOCAL_GATEWAY_URL: gateway.url };
+        const pairOnce = () => wine.run(["pair", "--json", "--state-dir", winPath(s.dir), "--relay-url", relay.url, requestCode(newIdentity())], { env, stderrFile: true });
+        let connectorPid: number | undefined;
+        try {
+          const first = await pairOnce();
+          expect(first.exitCode).toBe(0);
+          expect(JSON.parse(first.stdout).connector).toBe("started");
+          connectorPid = readPidFile(pidPath(s.dir, relay.relayId))?.pid;
+          expect(connectorPid).toBeGreaterThan(0);
+          await relay.waitForConnector();
+          const second = await pairOnce();
+          expect(second.exitCode).toBe(0);
+          expect(JSON.parse(second.stdout).connector).toBe("running");
+          expect(relay.connectorConnections).toBe(1);
+          const phone = await Phone.connect(decodeSetupCode(JSON.parse(second.stdout).setupCode).url);
+          phone.send("hello through the tunnel");
+          expect(await phone.next()).toBe("hello through the tunnel");
+          phone.close();
+        } finally {
+          if (connectorPid) await wine.taskkill(connectorPid).catch(() => {});
+          relay.stop();
+          gateway.stop();
         }
       },
       TEST_TIMEOUT_MS,

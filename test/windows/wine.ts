@@ -34,15 +34,21 @@ export const winPath = (linuxPath: string) => `Z:${linuxPath.replaceAll("/", "\\
 
 export type SpawnResult = RunResult & { ms: number };
 
-type SpawnOptions = { env?: Record<string, string | undefined>; stdin?: string; cwd?: string; timeoutMs?: number };
+/**
+ * `stderrFile`: send stderr to a file, read after exit. Needed when the run
+ * leaves a process behind: wine hands its unix stderr (where its own messages
+ * go) to every process it starts, so a pipe there never reaches EOF.
+ */
+type SpawnOptions = { env?: Record<string, string | undefined>; stdin?: string; cwd?: string; timeoutMs?: number; stderrFile?: boolean };
 
-async function collect(proc: Bun.Subprocess<"ignore" | Uint8Array, "pipe", "pipe">, started: number, timeoutMs: number, what: string): Promise<SpawnResult> {
+async function collect(proc: Bun.Subprocess<"ignore" | Uint8Array, "pipe", "pipe" | number>, started: number, timeoutMs: number, what: string): Promise<SpawnResult> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     proc.kill("SIGKILL");
   }, timeoutMs);
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const stderrText = proc.stderr instanceof ReadableStream ? new Response(proc.stderr).text() : Promise.resolve("");
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), stderrText, proc.exited]);
   clearTimeout(timer);
   if (timedOut) throw new Error(`${what} did not finish within ${timeoutMs} ms`);
   return { exitCode, stdout, stderr, ms: Date.now() - started };
@@ -64,6 +70,8 @@ export class Wine {
       WINEDEBUG: "-all",
       WINEDLLOVERRIDES: "mscoree,mshtml=;winemenubuilder.exe=d",
       NO_COLOR: "1",
+      // As for the Linux binary (test/support/binary.ts): no connector unless a test asks for one.
+      KOKOCHAT_SKIP_RELAY_CONNECTOR_START: "1",
     };
     for (const [key, value] of Object.entries(extra)) {
       if (value === undefined) delete env[key];
@@ -131,20 +139,36 @@ export class Wine {
   }
 
   /** Start the windows-x64 kokochat-pairing (or another program in bin/) under wine. */
-  spawn(args: string[], options: SpawnOptions = {}, program = this.exe) {
+  spawn(args: string[], options: Omit<SpawnOptions, "stderrFile"> = {}, program = this.exe, stderr: "pipe" | number = "pipe") {
     return Bun.spawn([this.tools.wine64, program, ...args], {
       env: this.env(options.env),
       cwd: options.cwd ?? this.bin,
       stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
       stdout: "pipe",
-      stderr: "pipe",
+      stderr,
     });
   }
 
   async run(args: string[], options: SpawnOptions = {}): Promise<SpawnResult> {
     const started = Date.now();
     const shown = args.map((a) => (a.length > 24 ? `${a.slice(0, 12)}…` : a)).join(" ");
-    return collect(this.spawn(args, options), started, options.timeoutMs ?? 40_000, `wine kokochat-pairing ${shown}`);
+    const what = `wine kokochat-pairing ${shown}`;
+    const timeoutMs = options.timeoutMs ?? 40_000;
+    if (!options.stderrFile) return collect(this.spawn(args, options), started, timeoutMs, what);
+    const path = join(this.bin, `stderr-${started}-${Math.random().toString(36).slice(2)}.txt`);
+    const fd = openSync(path, "w");
+    try {
+      const r = await collect(this.spawn(args, options, this.exe, fd), started, timeoutMs, what);
+      return { ...r, stderr: readFileSync(path, "utf8") };
+    } finally {
+      closeSync(fd);
+      rmSync(path, { force: true });
+    }
+  }
+
+  /** End a Windows process by its Windows pid (a detached connector has no Linux parent we hold). */
+  async taskkill(windowsPid: number): Promise<void> {
+    await this.exec([this.tools.wine64, "taskkill", "/F", "/PID", String(windowsPid)], "taskkill", 30_000);
   }
 
   async tearDown(): Promise<void> {
