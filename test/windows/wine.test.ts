@@ -468,6 +468,18 @@ describe.skipIf(missing !== undefined)("the windows-x64 binary under wine", () =
   });
   describe("the relay connector (loopback relay and gateway on the Linux side)", () => {
     it(
+      "`service install` says there is no service support on Windows yet and how to run the connector at logon (77)",
+      async () => {
+        const r = await wine.run(["service", "install"]);
+        expect(r.exitCode).toBe(77);
+        expect(r.stdout).toBe("");
+        expect(oneLine(r)).toHaveLength(1);
+        expect(oneLine(r)[0]).toContain("schtasks /Create /SC ONLOGON");
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       "`connector --config Z:\\…` pipes a phone's frames to the gateway and back",
       async () => {
         using s = tempStateDir();
