@@ -6,7 +6,8 @@
  * side and reach wine through its Z: drive.
  *
  * Needs wine64 (or $WINE) and x86_64-w64-mingw32-gcc (.ci/windows-deps.sh installs both);
- * without them the suite says SKIPPED and why, in one line.
+ * without them the suite says SKIPPED and why, in one line — or, with
+ * CI_REQUIRE_WINE=1 (a CI that must not lose Windows coverage quietly), fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,7 +23,12 @@ import { findTools, winPath, Wine, type SpawnResult, type Tools } from "./wine.t
 
 const tools = findTools();
 const missing = "missing" in tools ? tools.missing : undefined;
-if (missing) console.log(`SKIPPED: windows-x64 binary under wine: needs ${missing} (.ci/windows-deps.sh installs wine64 and mingw)`);
+const required = process.env.CI_REQUIRE_WINE === "1";
+if (missing && !required) console.log(`SKIPPED: windows-x64 binary under wine: needs ${missing} (.ci/windows-deps.sh installs wine64 and mingw)`);
+if (missing && required)
+  it("the windows-x64 binary runs under wine (CI_REQUIRE_WINE=1)", () => {
+    throw new Error(`the wine suite is required here but cannot run: needs ${missing}`);
+  });
 
 const SETUP_TIMEOUT_MS = 180_000;
 const TEST_TIMEOUT_MS = 60_000;

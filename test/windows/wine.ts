@@ -25,7 +25,7 @@ export function findTools(): Tools | { missing: string } {
   const wineserver = firstExisting(Bun.which("wineserver"), join(DEBIAN_WINE, "wineserver"));
   const gcc = firstExisting(Bun.which("x86_64-w64-mingw32-gcc"));
   const missing = [!wine64 && "wine64", !wineserver && "wineserver", !gcc && "x86_64-w64-mingw32-gcc"].filter(Boolean);
-  if (missing.length > 0) return { missing: `${missing.join(", ")} not found` };
+  if (missing.length > 0) return { missing: `${missing.join(", ")} (not found)` };
   return { wine64: wine64!, wineserver: wineserver!, gcc: gcc! };
 }
 
