@@ -24,7 +24,7 @@ import { findTools, winPath, Wine, type SpawnResult, type Tools } from "./wine.t
 const tools = findTools();
 const missing = "missing" in tools ? tools.missing : undefined;
 const required = process.env.CI_REQUIRE_WINE === "1";
-if (missing && !required) console.log(`SKIPPED: windows-x64 binary under wine: needs ${missing} (.ci/windows-deps.sh installs wine64 and mingw)`);
+if (missing && !required) console.log(`SKIPPED: windows-x64 binary under wine: needs ${missing}; .ci/windows-deps.sh installs wine64 and mingw`);
 if (missing && required)
   it("the windows-x64 binary runs under wine (CI_REQUIRE_WINE=1)", () => {
     throw new Error(`the wine suite is required here but cannot run: needs ${missing}`);
