@@ -5,24 +5,24 @@
  * transactional (SQLite) read-modify-write as `pair` (SPEC §3).
  */
 import { CliError, usageError } from "./errors.ts";
-import { effectiveEnv, readOpenClawConfig } from "./openclaw/config.ts";
+import { localGatewayUrl, effectiveEnv, readOpenClawConfig } from "./openclaw/config.ts";
 import { isObject, shortId, type DeviceEdit, type DeviceRecord } from "./store/device.ts";
-import { listDevicesJson, modifyDeviceJson } from "./store/json.ts";
+import { jsonSettleMs, listDevicesJson, modifyDeviceJson } from "./store/json.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
 import { listDevicesSqlite, modifyDeviceSqlite, type ListedDevice } from "./store/sqlite.ts";
 import { assertOwnedByUs, resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
 
-export type Located = { state: StateDir; store: StoreTarget };
+export type Located = { state: StateDir; store: StoreTarget; gatewayUrl: string };
 
 /** The state dir and the store the installed gateway reads (as `pair` would choose it). */
 export function locateStore(options: { stateDir?: string; store: StoreChoice }, processEnv: NodeJS.ProcessEnv): Located {
   const state = resolveStateDir(processEnv, systemProbe(processEnv), options.stateDir);
   const env = effectiveEnv(state.dir, processEnv);
   const config = readOpenClawConfig(state.dir, env);
-  return { state, store: selectStore(state.dir, state.source, options.store, config) };
+  return { state, store: selectStore(state.dir, state.source, options.store, config), gatewayUrl: localGatewayUrl(config, env) };
 }
 
-export function readDevices(at: Located): ListedDevice[] {
+export function readDevices(at: Pick<Located, "state" | "store">): ListedDevice[] {
   if (at.store.kind === "json") return listDevicesJson(at.state.dir);
   const { devices, info } = listDevicesSqlite(at.store.path);
   at.store.info = info;
@@ -193,7 +193,7 @@ export async function revokeDevice(at: Located, deviceId: string, nowMs: number)
     };
   };
   assertOwnedByUs(at.state.dir);
-  if (at.store.kind === "json") return modifyDeviceJson(at.state.dir, deviceId, edit);
+  if (at.store.kind === "json") return modifyDeviceJson(at.state.dir, deviceId, edit, await jsonSettleMs(at.gatewayUrl));
   const { result, info } = modifyDeviceSqlite(at.store.path, deviceId, edit);
   at.store.info = info;
   return result;

@@ -4,7 +4,7 @@
  * service manager is only asked for the connector's state.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
-import { connect } from "node:net";
+import { gatewayAddress, tcpAnswers } from "./openclaw/gateway.ts";
 import { join } from "node:path";
 import { CliError, errno, type ErrorCode } from "./errors.ts";
 import { KOKOCHAT_CLIENT_IDS, readDevices, summarise } from "./devices.ts";
@@ -221,15 +221,12 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
   await guard("gateway", async () => {
     const gatewayUrl = localGatewayUrl(config, env);
     report.gatewayUrl = gatewayUrl;
-    let url: URL;
-    try {
-      url = new URL(gatewayUrl);
-    } catch {
+    const address = gatewayAddress(gatewayUrl);
+    if (!address) {
       add("gateway", "problem", "KOKOCHAT_LOCAL_GATEWAY_URL is not a URL", "set it to ws://127.0.0.1:<port>, or unset it");
       return;
     }
-    const host = url.hostname.replace(/^\[|\]$/g, "");
-    const port = Number(url.port || (url.protocol === "wss:" || url.protocol === "https:" ? 443 : 80));
+    const { host, port } = address;
     const answer = await tcpAnswers(host, port, gatewayTimeoutMs(env));
     if (answer === true) add("gateway", "ok", `the gateway port answers at ${host}:${port}`);
     else
@@ -250,23 +247,6 @@ const gatewayTimeoutMs = (env: NodeJS.ProcessEnv) => {
   const value = Number(env.KOKOCHAT_DOCTOR_TIMEOUT_MS);
   return Number.isInteger(value) && value > 0 ? value : 1500;
 };
-
-/** true when a TCP connection opens within `timeoutMs`, else why not. */
-function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<true | string> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (outcome: true | string) => {
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on("error", () => {});
-      socket.destroy();
-      resolve(outcome);
-    };
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    socket.once("connect", () => done(true));
-    socket.once("error", (error) => done(errno(error) === "ECONNREFUSED" ? "connection refused" : (errno(error) ?? "error")));
-  });
-}
 
 type Add = (check: string, status: CheckStatus, summary: string, fix?: string) => void;
 

@@ -13,7 +13,7 @@ import { ensureConnector } from "./relay/supervisor.ts";
 import { CliError } from "./errors.ts";
 import { setupCode } from "./relay/setupcode.ts";
 import type { Approval } from "./store/device.ts";
-import { approveJson, previewJson } from "./store/json.ts";
+import { approveJson, jsonSettleMs, previewJson } from "./store/json.ts";
 import { approveSqlite, previewSqlite } from "./store/sqlite.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
 import { assertOwnedByUs, resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
@@ -85,7 +85,11 @@ export async function pair(input: Input, options: PairOptions, processEnv: NodeJ
   // Relay credentials before the device: if they cannot be made, the phone's current token still works.
   const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
   const token = randomToken(32);
-  const outcome = store.kind === "sqlite" ? approveSqlite(store.path, approval(token)) : await approveJson(state.dir, approval(token));
+  const gatewayUrl = localGatewayUrl(config, env);
+  const outcome =
+    store.kind === "sqlite"
+      ? approveSqlite(store.path, approval(token))
+      : await approveJson(state.dir, approval(token), await jsonSettleMs(gatewayUrl));
   const skip = options.noConnector || env.KOKOCHAT_SKIP_RELAY_CONNECTOR_START === "1";
   const connector: ConnectorState = skip ? "skipped" : await startConnector(state.dir, relay, warn);
   return {

@@ -119,6 +119,45 @@ describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
     expect(paired[id.deviceId].tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
   });
 
+  describe("a gateway that persists a stale snapshot after our write (OpenClaw 2026.5.22)", () => {
+    async function pairAgainstStaleWriter(env: Record<string, string>) {
+      using s = tempStateDir();
+      makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+      expect((await pairInto(s.dir, requestCode(newIdentity()))).exitCode).toBe(0); // relay credentials exist
+      const writer = Bun.spawn([process.execPath, join(import.meta.dir, "support", "stale-writer.ts"), pairedFile(s.dir), "150"], { stdout: "pipe" });
+      const out = writer.stdout.getReader();
+      expect(new TextDecoder().decode((await out.read()).value)).toContain("ready");
+      const id = newIdentity();
+      const r = await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(id)], { env });
+      await writer.exited;
+      return { r, paired: readJson(pairedFile(s.dir)), id };
+    }
+
+    it("keeps watching while the gateway runs and puts the device back", async () => {
+      // Something listens on the gateway's port: the watch turns itself on.
+      const port = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+      try {
+        const { r, paired, id } = await pairAgainstStaleWriter({ KOKOCHAT_LOCAL_GATEWAY_URL: `ws://127.0.0.1:${port.port}` });
+        expect(r.exitCode).toBe(0);
+        expect(paired[id.deviceId]?.tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
+      } finally {
+        port.stop(true);
+      }
+    });
+
+    it("watches for as long as KOKOCHAT_JSON_SETTLE_MS says", async () => {
+      const { r, paired, id } = await pairAgainstStaleWriter({ KOKOCHAT_JSON_SETTLE_MS: "1500" });
+      expect(r.exitCode).toBe(0);
+      expect(paired[id.deviceId]?.tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
+    });
+
+    it("(the failure it prevents) loses the device without the watch", async () => {
+      const { r, paired, id } = await pairAgainstStaleWriter({ KOKOCHAT_JSON_SETTLE_MS: "0" });
+      expect(r.exitCode).toBe(0);
+      expect(paired[id.deviceId]).toBeUndefined();
+    });
+  });
+
   it.skipIf(process.getuid?.() !== 0)("refuses (77) to write a state dir that belongs to another user, changing nothing", async () => {
     using s = tempStateDir();
     makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });

@@ -5,7 +5,8 @@
  * rewrites whole snapshots under an in-process lock only, so after writing we
  * read back and redo the merge if it clobbered our change.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { gatewayListening } from "../openclaw/gateway.ts";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
@@ -97,45 +98,110 @@ function removeOrphanTemps(dir: string): void {
  * devices folder must exist. Shared by pair and revoke; the result is the one
  * `edit` gave on the first attempt (the store as we found it).
  */
-export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, edit: DeviceEdit<T>): Promise<T> {
+export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, edit: DeviceEdit<T>, settleMs = 0): Promise<T> {
   const f = filesOf(stateDir);
-  return withLock(f.lock, "devices/paired.json", () => {
-    checkpoint("json-locked");
-    removeOrphanTemps(f.dir);
-    let first: { result: T } | undefined;
-    for (let attempt = 0; attempt < MAX_REDO; attempt++) {
-      const paired = readPaired(f);
-      const before = paired[deviceId];
-      const change = edit(before);
-      first ??= { result: change.result };
-      if (!change.next) return first.result;
-      const pending = change.dropPending ? readPending(f) : {};
-      paired[deviceId] = change.next;
-      const written = serialise(paired);
-      writeFileAtomic(f.paired, written);
-      // Test hook; the snapshot (paired.json as read) is serialised only when it is armed.
-      simulateClobber("json-written", f.paired, () => serialise({ ...paired, [deviceId]: before }));
-      const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
-      if (stale.length > 0) {
-        for (const key of stale) delete pending[key];
-        writeFileAtomic(f.pending, serialise(pending));
+  let first: { result: T } | undefined;
+  let applied: (record: DeviceRecord | undefined) => boolean = () => true;
+  const step = () =>
+    withLock(f.lock, "devices/paired.json", () => {
+      checkpoint("json-locked");
+      removeOrphanTemps(f.dir);
+      for (let attempt = 0; attempt < MAX_REDO; attempt++) {
+        const paired = readPaired(f);
+        const before = paired[deviceId];
+        const change = edit(before);
+        first ??= { result: change.result };
+        if (!change.next) return;
+        const pending = change.dropPending ? readPending(f) : {};
+        paired[deviceId] = change.next;
+        const written = serialise(paired);
+        writeFileAtomic(f.paired, written);
+        // Test hook; the snapshot (paired.json as read) is serialised only when it is armed.
+        simulateClobber("json-written", f.paired, () => serialise({ ...paired, [deviceId]: before }));
+        const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
+        if (stale.length > 0) {
+          for (const key of stale) delete pending[key];
+          writeFileAtomic(f.pending, serialise(pending));
+        }
+        const next = change.next;
+        applied = change.isApplied ?? ((record) => JSON.stringify(record) === JSON.stringify(next));
+        // The gateway may have written its own snapshot between our read and our rename.
+        // Our bytes still there settle it without parsing the file again (the big cost
+        // with many devices); anything else is parsed and must hold our change.
+        if (readText(f.paired) === written) return;
+        if (applied(readPaired(f)[deviceId])) return;
       }
-      // The gateway may have written its own snapshot between our read and our rename.
-      // Our bytes still there settle it without parsing the file again (the big cost
-      // with many devices); anything else is parsed and must hold our change.
-      if (readText(f.paired) === written) return first.result;
-      const applied = change.isApplied ?? ((record) => JSON.stringify(record) === JSON.stringify(change.next));
-      if (applied(readPaired(f)[deviceId])) return first.result;
-    }
-    throw new CliError("busy", "devices/paired.json kept changing under us (is the gateway rewriting it?): try again in a moment");
-  }).catch((error) => {
+      throw new CliError("busy", "devices/paired.json kept changing under us (is the gateway rewriting it?): try again in a moment");
+    });
+  try {
+    await step();
+    if (settleMs > 0) await settle(f, deviceId, () => applied, step, settleMs);
+  } catch (error) {
     throw fsError(error, "devices/paired.json");
-  });
+  }
+  return first!.result;
+}
+
+/** How a file looks from outside: changes with every write or rename over it. */
+function stamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/**
+ * A running older gateway rewrites the whole paired.json on every connect from
+ * a snapshot it read earlier, under its in-process lock only: such a stale
+ * snapshot can land after our read-back confirmed our change and silently undo
+ * it. So, while that gateway runs, keep watching for `settleMs` (outside our
+ * lock, so parallel pairings do not queue behind it); if the file changes and
+ * our change is gone, do the whole locked step again and watch anew.
+ */
+async function settle(
+  f: Files,
+  deviceId: string,
+  applied: () => (record: DeviceRecord | undefined) => boolean,
+  step: () => Promise<void>,
+  settleMs: number,
+): Promise<void> {
+  let seen = stamp(f.paired);
+  let deadline = Date.now() + settleMs;
+  for (let redo = 0; Date.now() < deadline; ) {
+    await Bun.sleep(10);
+    const now = stamp(f.paired);
+    if (now === seen) continue;
+    seen = now;
+    let record: DeviceRecord | undefined;
+    try {
+      record = readPaired(f)[deviceId];
+    } catch {
+      continue; // caught mid-write by someone without our lock: look again
+    }
+    if (applied()(record)) continue;
+    if (++redo > MAX_REDO)
+      throw new CliError("busy", "the gateway keeps rewriting devices/paired.json over our change: try again in a moment");
+    await step();
+    seen = stamp(f.paired);
+    deadline = Date.now() + settleMs;
+  }
+}
+
+/**
+ * How long to watch paired.json after writing it: KOKOCHAT_JSON_SETTLE_MS, else
+ * 1 s while the local gateway listens (it is the one rewriting the file), else 0.
+ */
+export async function jsonSettleMs(gatewayUrl: string): Promise<number> {
+  const fixed = Number(process.env.KOKOCHAT_JSON_SETTLE_MS);
+  if (process.env.KOKOCHAT_JSON_SETTLE_MS !== undefined && Number.isInteger(fixed) && fixed >= 0) return fixed;
+  return (await gatewayListening(gatewayUrl)) ? 1000 : 0;
 }
 
 const operatorToken = (record: DeviceRecord | undefined) => (record?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
 
-export async function approveJson(stateDir: string, approval: Approval): Promise<JsonOutcome> {
+export async function approveJson(stateDir: string, approval: Approval, settleMs = 0): Promise<JsonOutcome> {
   const dir = devicesDir(stateDir);
   try {
     if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
@@ -147,7 +213,7 @@ export async function approveJson(stateDir: string, approval: Approval): Promise
     dropPending: true,
     isApplied: (record) => operatorToken(record) === approval.token,
     result: existing !== undefined,
-  }));
+  }), settleMs);
   return { rotated };
 }
 
