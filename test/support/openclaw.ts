@@ -13,6 +13,7 @@
  * browser control off, logging into the gateway's temp folder. The gateway and
  * every process group it starts are stopped by pid, always.
  */
+import { Database } from "bun:sqlite";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -23,9 +24,21 @@ export const NODE_VERSION = "24.21.0";
 export const OPENCLAW_VERSIONS = ["2026.9.6", "2026.5.22"] as const;
 export type OpenclawVersion = (typeof OPENCLAW_VERSIONS)[number];
 
-const CACHE = resolve(import.meta.dir, "../../.cache/e2e");
+/** Where the installs are kept: the repo's gitignored .cache/e2e, or E2E_CACHE_DIR (e.g. to time a cold install). */
+const CACHE = process.env.E2E_CACHE_DIR ? resolve(process.env.E2E_CACHE_DIR) : resolve(import.meta.dir, "../../.cache/e2e");
 
-export type Installed = { version: string; node: string; entry: string; schema: JsonSchema };
+export type Installed = {
+  version: string;
+  node: string;
+  entry: string;
+  schema: JsonSchema;
+  /** this version logs when its post-ready provider-auth warm-up (which blocks the event loop) is done */
+  logsWarmup: boolean;
+};
+
+/** 2026.5.x warms provider auth state right after "ready" and holds connects meanwhile; it logs this line when done. */
+const WARMUP_DONE = /provider auth state pre-warm(ed| failed)/;
+const WARMUP_MARKER = "provider auth state pre-warmed";
 
 type JsonSchema = { properties?: Record<string, JsonSchema>; additionalProperties?: unknown };
 
@@ -34,6 +47,7 @@ const nodeBin = () => join(nodePrefix(), "node_modules", "node", "bin", "node");
 const openclawPrefix = (version: string) => join(CACHE, `openclaw-${version}`);
 const openclawEntry = (version: string) => join(openclawPrefix(version), "node_modules", "openclaw", "openclaw.mjs");
 const schemaFile = (version: string) => join(openclawPrefix(version), "config-schema.json");
+const metaFile = (version: string) => join(openclawPrefix(version), "e2e-meta.json");
 
 function installedVersion(packageJson: string): string | undefined {
   try {
@@ -97,28 +111,42 @@ async function ensureNode(): Promise<void> {
 
 const installs = new Map<string, Promise<Installed>>();
 
-export type InstallReport = { version: string; cached: boolean; ms: number };
+export type InstallReport = { version: string; npmInstalled: string[]; ms: number };
 
-/** Install (or reuse) Node 24 and openclaw@version; report whether it came from the cache and how long it took. */
+/** Install (or reuse) Node 24 and openclaw@version; report what npm had to install and how long it all took. */
 export function ensureOpenclaw(version: string, report?: (r: InstallReport) => void): Promise<Installed> {
   let promise = installs.get(version);
   if (!promise) {
     promise = (async () => {
       const started = performance.now();
-      const cached = existsSync(nodeBin()) && installedVersion(join(dirname(openclawEntry(version)), "package.json")) === version && existsSync(schemaFile(version));
+      const npmInstalled: string[] = [];
+      if (!existsSync(nodeBin())) npmInstalled.push(`node@${NODE_VERSION}`);
       await ensureNode();
       if (installedVersion(join(dirname(openclawEntry(version)), "package.json")) !== version) {
+        npmInstalled.push(`openclaw@${version}`);
         rmSync(openclawPrefix(version), { recursive: true, force: true });
         await npmInstall(openclawPrefix(version), `openclaw@${version}`, [dirname(nodeBin())]);
       }
       if (!existsSync(schemaFile(version))) await writeSchema(version);
+      if (!existsSync(metaFile(version))) writeFileSync(metaFile(version), JSON.stringify({ logsWarmup: await distContains(version, WARMUP_MARKER) }));
       const schema = JSON.parse(readFileSync(schemaFile(version), "utf8")) as JsonSchema;
-      report?.({ version, cached, ms: Math.round(performance.now() - started) });
-      return { version, node: nodeBin(), entry: openclawEntry(version), schema };
+      const meta = JSON.parse(readFileSync(metaFile(version), "utf8")) as { logsWarmup: boolean };
+      report?.({ version, npmInstalled, ms: Math.round(performance.now() - started) });
+      return { version, node: nodeBin(), entry: openclawEntry(version), schema, logsWarmup: meta.logsWarmup };
     })();
     installs.set(version, promise);
   }
   return promise;
+}
+
+/** Does any file of the installed dist contain this text? (Looked up once per install.) */
+async function distContains(version: string, text: string): Promise<boolean> {
+  const dist = join(dirname(openclawEntry(version)), "dist");
+  for (const name of readdirSync(dist)) {
+    if (!/\.m?js$/.test(name)) continue;
+    if ((await Bun.file(join(dist, name)).text()).includes(text)) return true;
+  }
+  return false;
 }
 
 /** `openclaw config schema`, run once per install and kept beside it. */
@@ -256,7 +284,14 @@ export type Gateway = {
   dir: string;
   logFile: string;
   pid: number;
+  /** ms until /readyz said ready */
+  readyzMs: number;
+  /** ms until ready for connects (after any warm-up) */
   startMs: number;
+  /** the device store this gateway created and reads: SQLite (2026.7+) or the JSON files */
+  store: "sqlite" | "json";
+  /** the gateway's shared auth token: only for checking that nothing printed it; never log it */
+  secret: string;
   droppedConfigKeys: string[];
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -335,7 +370,10 @@ export async function startGateway(installed: Installed, options: StartOptions =
     dir,
     logFile,
     pid,
+    readyzMs: 0,
     startMs: 0,
+    store: "json",
+    secret: token,
     droppedConfigKeys: dropped,
     stop() {
       stopped ??= (async () => {
@@ -372,16 +410,39 @@ export async function startGateway(installed: Installed, options: StartOptions =
       try {
         const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
         const body = (await res.json().catch(() => ({}))) as { ready?: boolean };
-        if (res.ok && body.ready === true) break;
+        if (res.ok && body.ready === true) {
+          gateway.readyzMs = Math.round(performance.now() - started);
+          break;
+        }
       } catch {}
       await Bun.sleep(250);
+    }
+    if (installed.logsWarmup) {
+      const warmupDeadline = Date.now() + 120_000;
+      const outFile = join(dir, "gateway.out");
+      while (!WARMUP_DONE.test(readFileSync(outFile, "utf8"))) {
+        if (exited !== undefined) throw new Error(`openclaw@${installed.version} gateway exited (code ${exited}) while warming up; see ${outFile}`);
+        if (Date.now() > warmupDeadline) throw new Error(`openclaw@${installed.version} gateway did not finish its warm-up in 120 s; see ${outFile}`);
+        await Bun.sleep(250);
+      }
     }
   } catch (error) {
     await gateway.stop();
     throw error;
   }
   gateway.startMs = Math.round(performance.now() - started);
+  gateway.store = hasDeviceTable(join(stateDir, "state", "openclaw.sqlite")) ? "sqlite" : "json";
   return gateway;
+}
+
+function hasDeviceTable(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'device_pairing_paired'").get() !== null;
+  } finally {
+    db.close();
+  }
 }
 
 /** Remove a stopped gateway's temp folder (keep it when a test failed, for its logs). */
