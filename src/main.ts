@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  const name = first !== undefined && first in COMMANDS ? first : "pair";
+  const name = first !== undefined && Object.hasOwn(COMMANDS, first) ? first : "pair";
   const rest = name === first ? argv.slice(1) : argv;
   const command = await COMMANDS[name]!();
   return command.run(rest);

@@ -15,6 +15,7 @@ import { approveJson, previewJson } from "./store/json.ts";
 import { approveSqlite, previewSqlite } from "./store/sqlite.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
 import { resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
+import { checkpoint } from "./testhooks.ts";
 
 export type PairOptions = {
   stateDir?: string;
@@ -43,6 +44,7 @@ export type PairResult = {
 };
 
 export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv): Promise<PairResult> {
+  checkpoint("pair-start");
   const request = extractRequest(input.text);
   const { granted, refused } = decideScopes(request.scopes, options.limited);
 

@@ -2,7 +2,7 @@
  * Fault injection for the crash and cleanup tests, inert unless the variable
  * is set: KOKOCHAT_TEST_FAIL_AT=<step> throws an I/O error at that step,
  * KOKOCHAT_TEST_HANG_AT=<step> stops there until killed.
- * Steps: atomic-open, atomic-write, atomic-rename, json-locked, sqlite-in-transaction.
+ * Steps: pair-start, atomic-open, atomic-write, atomic-rename, json-locked, sqlite-in-transaction.
  */
 export function checkpoint(step: string): void {
   if (process.env.KOKOCHAT_TEST_FAIL_AT === step) throw Object.assign(new Error(`injected failure at ${step}`), { code: "EIO" });

@@ -1,0 +1,153 @@
+import { describe, expect, it } from "bun:test";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "./support/binary.ts";
+import { decodeSetupCode, newIdentity, requestCode } from "./support/requests.ts";
+import { makeJsonStore, makeSqliteStore, modeOf, pairedFile, pendingFile, readJson, snapshot, tempStateDir } from "./support/stores.ts";
+
+const pairInto = (state: string, code: string, ...flags: string[]) => run(["pair", "--no-connector", "--state-dir", state, ...flags, code]);
+
+const foreignDevice = {
+  deviceId: "f".repeat(64),
+  publicKey: "foreign",
+  displayName: "Mac",
+  role: "node",
+  roles: ["node"],
+  tokens: { node: { token: "t", role: "node", scopes: [], createdAtMs: 1 } },
+  createdAtMs: 1,
+  approvedAtMs: 2,
+  futureField: { nested: [1, 2, 3] },
+};
+
+describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
+  it("creates devices/paired.json (0600, folder 0700) when the state dir has none", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    const r = await pairInto(s.dir, requestCode(id));
+    expect(r.exitCode).toBe(0);
+    const paired = readJson(pairedFile(s.dir));
+    expect(Object.keys(paired)).toEqual([id.deviceId]);
+    expect(paired[id.deviceId].tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
+    expect(modeOf(pairedFile(s.dir))).toBe(0o600);
+    expect(modeOf(join(s.dir, "devices"))).toBe(0o700);
+    expect(readdirSync(join(s.dir, "devices")).sort()).toEqual(["paired.json"]); // no temp file or lock left
+  });
+
+  it("keeps other devices, unknown fields and other pending requests; removes this device's pending ones", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    makeJsonStore(
+      s.dir,
+      { [foreignDevice.deviceId]: foreignDevice },
+      { r1: { requestId: "r1", deviceId: id.deviceId, ts: 1 }, r2: { requestId: "r2", deviceId: foreignDevice.deviceId, ts: 2, extra: true } },
+    );
+    const r = await pairInto(s.dir, requestCode(id));
+    expect(r.exitCode).toBe(0);
+    const paired = readJson(pairedFile(s.dir));
+    expect(paired[foreignDevice.deviceId]).toEqual(foreignDevice);
+    expect(paired[id.deviceId]).toMatchObject({
+      deviceId: id.deviceId,
+      publicKey: id.publicKeyB64,
+      role: "operator",
+      roles: ["operator"],
+      clientId: "openclaw-ios",
+      clientMode: "ui",
+      platform: "ios",
+    });
+    expect(readJson(pendingFile(s.dir))).toEqual({ r2: { requestId: "r2", deviceId: foreignDevice.deviceId, ts: 2, extra: true } });
+    expect(modeOf(pendingFile(s.dir))).toBe(0o600);
+  });
+
+  it("rotates the token on re-pair and keeps createdAtMs, lastUsedAtMs and the device's unknown fields", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    const first = decodeSetupCode((await pairInto(s.dir, requestCode(id))).stdout);
+    const paired = readJson(pairedFile(s.dir));
+    paired[id.deviceId].tokens.operator.lastUsedAtMs = 99;
+    paired[id.deviceId].notes = "user data";
+    paired[id.deviceId].roles = ["operator", "node"];
+    writeFileSync(pairedFile(s.dir), JSON.stringify(paired));
+    const second = decodeSetupCode((await pairInto(s.dir, requestCode(id))).stdout);
+    expect(second.deviceToken).not.toBe(first.deviceToken);
+    const device = readJson(pairedFile(s.dir))[id.deviceId];
+    expect(device.tokens.operator).toMatchObject({ token: second.deviceToken, lastUsedAtMs: 99, createdAtMs: paired[id.deviceId].tokens.operator.createdAtMs });
+    expect(typeof device.tokens.operator.rotatedAtMs).toBe("number");
+    expect(device.notes).toBe("user data");
+    expect(device.roles).toEqual(["operator", "node"]);
+    expect(device.createdAtMs).toBe(paired[id.deviceId].createdAtMs);
+  });
+
+  it("refuses a device paired under another key (77) and changes no byte", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    makeJsonStore(s.dir, { [id.deviceId]: { ...foreignDevice, deviceId: id.deviceId, publicKey: newIdentity().publicKeyB64 } });
+    const before = snapshot(s.dir);
+    const r = await pairInto(s.dir, requestCode(id));
+    expect(r.exitCode).toBe(77);
+    expect(snapshot(s.dir)).toEqual(before);
+  });
+
+  const broken: [string, string | undefined, string | undefined][] = [
+    ["paired.json that is not JSON", "{ not json", undefined],
+    ["paired.json that is empty", "", undefined],
+    ["paired.json that is an array", "[]", undefined],
+    ["paired.json whose entry is not an object", '{"x": 5}', undefined],
+    ["paired.json whose entry has a non-string key", '{"x": {"publicKey": 7}}', undefined],
+    ["pending.json that is not JSON", "{}", "{{"],
+    ["pending.json that is null", "{}", "null"],
+  ];
+  for (const [name, paired, pending] of broken) {
+    it(`refuses ${name} (78) and leaves every file byte-identical`, async () => {
+      using s = tempStateDir();
+      makeJsonStore(s.dir, paired, pending);
+      const before = snapshot(s.dir);
+      const r = await pairInto(s.dir, requestCode(newIdentity()));
+      expect(r.exitCode).toBe(78);
+      expect(r.stderr).toMatch(/nothing was changed/);
+      expect(snapshot(s.dir)).toEqual(before);
+    });
+  }
+
+  it("says I/O error (74) when devices/ is a file, changing nothing", async () => {
+    using s = tempStateDir();
+    writeFileSync(join(s.dir, "devices"), "oops");
+    const before = snapshot(s.dir);
+    const r = await pairInto(s.dir, requestCode(newIdentity()));
+    expect(r.exitCode).toBe(74);
+    expect(snapshot(s.dir)).toEqual(before);
+  });
+
+  it("never writes JSON for a gateway that reads SQLite: --store json with openclaw.sqlite present is refused (77)", async () => {
+    using s = tempStateDir();
+    makeSqliteStore(s.dir);
+    const before = snapshot(s.dir);
+    const r = await pairInto(s.dir, requestCode(newIdentity()), "--store", "json");
+    expect(r.exitCode).toBe(77);
+    expect(r.stderr).toContain("ignores devices/paired.json");
+    expect(snapshot(s.dir)).toEqual(before);
+  });
+
+  it("auto: a 2026.7+ config without the database yet says the store is not there (69)", async () => {
+    using s = tempStateDir();
+    writeFileSync(join(s.dir, "openclaw.json"), '// JSON5, as real configs are\n{ meta: { lastTouchedVersion: "2026.9.6" }, gateway: { port: 18789, }, }\n');
+    const before = snapshot(s.dir);
+    const r = await pairInto(s.dir, requestCode(newIdentity()));
+    expect(r.exitCode).toBe(69);
+    expect(snapshot(s.dir)).toEqual(before);
+  });
+
+  it("auto: an older config pairs into the JSON store", async () => {
+    using s = tempStateDir();
+    writeFileSync(join(s.dir, "openclaw.json"), '{ meta: { lastTouchedVersion: "2026.5.22" } }');
+    const r = await pairInto(s.dir, requestCode(newIdentity()), "--json");
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).store.backend).toBe("json");
+  });
+
+  it("--store sqlite without the database says it is not there (69)", async () => {
+    using s = tempStateDir();
+    mkdirSync(join(s.dir, "devices"));
+    const r = await pairInto(s.dir, requestCode(newIdentity()), "--store", "sqlite");
+    expect(r.exitCode).toBe(69);
+  });
+});
