@@ -78,11 +78,12 @@ function expectRefused(r: ConnectResult, what: string, codes?: string[]): string
   return `refused ${detailCode(r) || describeResult(r)}`;
 }
 
-type Paired = { identity: Identity; token: string; deviceId: string; stderr: string };
+type Paired = { identity: Identity; token: string; deviceId: string; stderr: string; ms: number };
 
 /** Run the built binary as the agent's skill would, while the gateway runs. */
 async function pairWithBinary(gateway: Gateway, identity: Identity, extra: string[] = []): Promise<Paired> {
   const request = pairingRequest(identity);
+  const t0 = performance.now();
   const r = await run(["pair", "--no-connector", "--state-dir", gateway.stateDir, ...extra, request]);
   const lines = r.stdout.split("\n").filter(Boolean);
   let setup: ReturnType<typeof decodeSetupCode> | undefined;
@@ -98,7 +99,7 @@ async function pairWithBinary(gateway: Gateway, identity: Identity, extra: strin
   assert(setup.deviceId === identity.deviceId, "setup code deviceId differs from the phone's deviceId");
   assert(/^[A-Za-z0-9_-]{43}$/.test(setup.deviceToken), "setup code deviceToken is not base64url of 32 bytes");
   assert(!setup.url.includes(`:${gateway.port}`), "setup code carries the direct gateway URL");
-  return { identity, token: setup.deviceToken, deviceId: setup.deviceId, stderr: r.stderr };
+  return { identity, token: setup.deviceToken, deviceId: setup.deviceId, stderr: r.stderr, ms: Math.round(performance.now() - t0) };
 }
 
 const connect = (gateway: Gateway, options: ConnectOptions) => connectPhone(gateway.url, { timeoutMs: 30_000, ...options });
@@ -198,7 +199,7 @@ for (const version of OPENCLAW_VERSIONS) {
 
     check(`[${version}] a pairing made by the binary is accepted on the phone's first connect (v3 signature)`, async () => {
       first = await pairWithBinary(gateway, await newIdentity());
-      return expectHello(await connect(gateway, { identity: first.identity, token: first.token }), "first connect");
+      return `pair ${first.ms} ms; ${expectHello(await connect(gateway, { identity: first.identity, token: first.token }), "first connect")}`;
     });
 
     check(`[${version}] the pairing is in the store this gateway reads`, async () => {
@@ -257,7 +258,7 @@ for (const version of OPENCLAW_VERSIONS) {
       const stored = readStored(gateway, identity.deviceId);
       assert(stored?.createdAtMs === created, "re-pairing changed the token's createdAtMs");
       assert(typeof stored?.rotatedAtMs === "number", "re-pairing did not set rotatedAtMs");
-      return `old ${old}; new ${fresh}`;
+      return `re-pair ${after.ms} ms; old ${old}; new ${fresh}`;
     });
 
     check(`[${version}] --limited grants no operator.admin`, async () => {
@@ -270,7 +271,7 @@ for (const version of OPENCLAW_VERSIONS) {
       assert(!admin.ok || !admin.scopes.includes("operator.admin"), "a --limited device obtained operator.admin");
       const all = await connect(gateway, { identity, token: limited.token });
       assert(!all.ok || !all.scopes.includes("operator.admin"), "a --limited device obtained operator.admin");
-      return `${hello}; asking for admin: ${describeResult(admin).split(":")[0]}; asking for all five: ${describeResult(all).split(":")[0]}`;
+      return `pair --limited ${limited.ms} ms; four scopes: ${hello}; asking for admin: ${describeResult(admin).split(":")[0]}; asking for all five: ${describeResult(all).split(":")[0]}`;
     });
 
     check(
