@@ -28,6 +28,7 @@ import {
   type ConnectOptions,
   type ConnectResult,
   type Identity,
+  type PhoneClient,
 } from "../support/phone.ts";
 
 const suiteStarted = performance.now();
@@ -81,8 +82,8 @@ function expectRefused(r: ConnectResult, what: string, codes?: string[]): string
 type Paired = { identity: Identity; token: string; deviceId: string; stderr: string; ms: number };
 
 /** Run the built binary as the agent's skill would, while the gateway runs. */
-async function pairWithBinary(gateway: Gateway, identity: Identity, extra: string[] = []): Promise<Paired> {
-  const request = pairingRequest(identity);
+async function pairWithBinary(gateway: Gateway, identity: Identity, extra: string[] = [], client?: PhoneClient): Promise<Paired> {
+  const request = pairingRequest(identity, client ? { client } : {});
   const t0 = performance.now();
   const r = await run(["pair", "--no-connector", "--state-dir", gateway.stateDir, ...extra, request]);
   const lines = r.stdout.split("\n").filter(Boolean);
@@ -222,6 +223,13 @@ for (const version of OPENCLAW_VERSIONS) {
     check(`[${version}] the v2 signed payload is accepted too`, async () => {
       assert(first, "needs the first pairing");
       return expectHello(await connect(gateway, { identity: first.identity, token: first.token, payload: "v2" }), "v2 connect");
+    });
+
+    check(`[${version}] an Android phone (openclaw-android, with deviceFamily) pairs and connects too`, async () => {
+      const android: PhoneClient = { id: "openclaw-android", version: "0.0.1", platform: "android", mode: "ui", displayName: "KokoChat", deviceFamily: "Android" };
+      const identity = await newIdentity();
+      const paired = await pairWithBinary(gateway, identity, [], android);
+      return expectHello(await connect(gateway, { identity, token: paired.token, client: android }), "android connect");
     });
 
     check(`[${version}] a wrong token is refused`, async () => {

@@ -139,6 +139,8 @@ export type ConnectOptions = {
   maxProtocol?: number;
   /** overall budget for the handshake */
   timeoutMs?: number;
+  /** send this Origin header (a browser-hosted phone does; a native one does not) */
+  origin?: string;
 };
 
 export type ConnectError = { code?: string; message?: string; details?: Record<string, unknown> };
@@ -171,7 +173,7 @@ export async function connectPhone(url: string, options: ConnectOptions): Promis
 
   return new Promise<ConnectResult>((resolve) => {
     let settled = false;
-    const ws = new WebSocket(url);
+    const ws = options.origin === undefined ? new WebSocket(url) : new WebSocket(url, { headers: { Origin: options.origin } } as any);
     const finish = (result: ConnectResult) => {
       if (settled) return;
       settled = true;
