@@ -299,15 +299,21 @@ export type Gateway = {
 
 const running = new Set<Gateway>();
 
-// Last resort: a test process that dies leaves no gateway behind.
-process.on("exit", () => {
+// Last resort: a test process that exits or is interrupted leaves no gateway behind.
+function killAllNow(): void {
   for (const gateway of running) {
-    const groups = new Set<number>();
+    const groups = new Set<number>([gateway.pid]);
     for (const pid of processTree(gateway.pid)) groups.add(processGroup(pid) ?? pid);
-    groups.add(gateway.pid);
     signalGroups(groups, "SIGKILL");
   }
-});
+  running.clear();
+}
+process.on("exit", killAllNow);
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+  process.once(signal, () => {
+    killAllNow();
+    process.exit(128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const)[signal]);
+  });
 
 export type StartOptions = {
   /** how long to wait for readiness */
