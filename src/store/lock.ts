@@ -1,10 +1,14 @@
 /**
- * A cross-process lock for files only this tool coordinates on: `mkdir` is
- * atomic everywhere. The holder records its pid and a nonce; a lock whose
- * holder is dead (or that is far older than any run) is stale and is broken by
- * renaming it aside, so a crashed run never blocks the next one.
+ * A cross-process lock for files only this tool coordinates on.
+ *
+ * The lock is a folder that appears atomically together with its owner file:
+ * it is built under a unique temporary name and renamed into place (a rename
+ * onto an existing, non-empty folder fails everywhere). A lock whose owner is
+ * dead, or that is far older than any run, is stale; it is broken only under a
+ * second guard folder and only if it still holds the very owner judged stale,
+ * so two breakers can never remove a lock that a third run has just taken.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CliError, errno, fsError } from "../errors.ts";
@@ -15,6 +19,7 @@ export type LockOptions = { timeoutMs?: number; staleMs?: number };
 type Owner = { pid: number; nonce: string };
 
 const OWNER = "owner.json";
+const GUARD_STALE_MS = 10_000;
 
 function isAlive(pid: number): boolean {
   try {
@@ -34,58 +39,104 @@ function readOwner(lockPath: string): Owner | undefined {
   }
 }
 
-function isStale(lockPath: string, staleMs: number): boolean {
-  let ageMs: number;
+/** Remove a folder file by file (a recursive remove of an open folder fails on Windows). */
+function removeFolder(path: string): void {
   try {
-    ageMs = Date.now() - statSync(lockPath).mtimeMs;
-  } catch {
-    return false; // gone already: just retry
+    for (const name of readdirSync(path)) unlinkSync(join(path, name));
+    rmdirSync(path);
+  } catch (error) {
+    if (errno(error) !== "ENOENT") throw error;
   }
-  if (ageMs > staleMs) return true;
-  const owner = readOwner(lockPath);
-  if (owner) return !isAlive(owner.pid);
-  return ageMs > 2000; // holder died between mkdir and writing its owner file
 }
 
-function breakStale(lockPath: string): void {
-  const aside = `${lockPath}.stale-${randomBytes(6).toString("hex")}`;
+/**
+ * Take a lock folder away: first rename it to a private name, then empty it.
+ * Emptying it in place would leave an empty folder that another run's rename
+ * may replace (POSIX allows renaming onto an empty folder) — and we would then
+ * remove that run's fresh lock.
+ */
+function removeLock(lockPath: string): void {
+  const aside = `${lockPath}.${randomBytes(6).toString("hex")}.gone`;
   try {
     renameSync(lockPath, aside);
-  } catch {
-    return; // someone else broke it first
+  } catch (error) {
+    if (errno(error) === "ENOENT") return;
+    throw error;
   }
-  rmSync(aside, { recursive: true, force: true });
+  removeFolder(aside);
+}
+
+const ageMs = (path: string) => {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The owner to break if the lock is stale, `null` for a stale lock without a readable owner, undefined if not stale. */
+function staleOwner(lockPath: string, staleMs: number): Owner | null | undefined {
+  const age = ageMs(lockPath);
+  if (age === undefined) return undefined; // gone already: just retry
+  const owner = readOwner(lockPath);
+  if (owner) return !isAlive(owner.pid) || age > staleMs ? owner : undefined;
+  return age > 2_000 ? null : undefined; // unreadable owner: only after it had time to appear
+}
+
+function breakStale(lockPath: string, judged: Owner | null): void {
+  const guard = `${lockPath}.break`;
+  try {
+    mkdirSync(guard);
+  } catch {
+    if ((ageMs(guard) ?? 0) > GUARD_STALE_MS) removeFolder(guard); // a breaker died mid-break
+    return;
+  }
+  try {
+    const current = readOwner(lockPath);
+    if (judged === null ? current === undefined : current?.nonce === judged.nonce) removeLock(lockPath);
+  } finally {
+    removeFolder(guard);
+  }
+}
+
+function tryAcquire(lockPath: string, owner: Owner): boolean {
+  const temp = `${lockPath}.${owner.nonce}.tmp`;
+  mkdirSync(temp, { mode: 0o700 });
+  try {
+    writeFileSync(join(temp, OWNER), JSON.stringify(owner), { mode: 0o600 });
+    renameSync(temp, lockPath);
+    return true;
+  } catch (error) {
+    removeFolder(temp);
+    const code = errno(error);
+    // Held by someone else (Windows says EPERM/EACCES for an existing target); retry until the deadline.
+    if (code === "ENOTEMPTY" || code === "EEXIST" || code === "EPERM" || code === "EACCES" || code === "EISDIR") return false;
+    throw error;
+  }
 }
 
 export async function withLock<T>(lockPath: string, what: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
   const timeoutMs = options.timeoutMs ?? busyTimeoutMs();
   const staleMs = options.staleMs ?? 60_000;
-  const nonce = randomBytes(8).toString("hex");
+  const owner: Owner = { pid: process.pid, nonce: randomBytes(8).toString("hex") };
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
-      mkdirSync(lockPath, { mode: 0o700 });
-      break;
+      if (tryAcquire(lockPath, owner)) break;
     } catch (error) {
-      if (errno(error) !== "EEXIST") throw fsError(error, `the lock for ${what}`);
+      throw fsError(error, `the lock for ${what}`);
     }
-    if (isStale(lockPath, staleMs)) {
-      breakStale(lockPath);
+    const stale = staleOwner(lockPath, staleMs);
+    if (stale !== undefined) {
+      breakStale(lockPath, stale);
       continue;
     }
-    if (Date.now() > deadline)
-      throw new CliError("busy", `${what} is locked by another kokochat-pairing run: try again in a moment`);
+    if (Date.now() > deadline) throw new CliError("busy", `${what} is locked by another kokochat-pairing run: try again in a moment`);
     await Bun.sleep(Math.min(100, 2 + attempt * 2) * (0.5 + Math.random()));
-  }
-  try {
-    writeFileSync(join(lockPath, OWNER), JSON.stringify({ pid: process.pid, nonce }), { mode: 0o600 });
-  } catch (error) {
-    rmSync(lockPath, { recursive: true, force: true });
-    throw fsError(error, `the lock for ${what}`);
   }
   try {
     return await fn();
   } finally {
-    if (readOwner(lockPath)?.nonce === nonce) rmSync(lockPath, { recursive: true, force: true });
+    if (readOwner(lockPath)?.nonce === owner.nonce) removeLock(lockPath);
   }
 }
