@@ -67,25 +67,22 @@ async function exec(argv: string[], env: Record<string, string>, cwd: string): P
 }
 
 /**
- * `npm install <spec>` into a fresh folder beside `prefix`, then rename it into
- * place, so a half-finished install is never taken for a good one.
+ * `npm install <spec>` in a fresh folder beside `prefix`, then rename it into
+ * place, so a half-finished install is never taken for a good one. npm runs as
+ * it is set up on this machine (the whole environment, the real home's npmrc
+ * and cache, the default global npmrc): only PATH is extended, so install
+ * scripts run on Node 24.
  */
 async function npmInstall(prefix: string, spec: string, pathDirs: string[]): Promise<void> {
   mkdirSync(CACHE, { recursive: true });
   const partial = `${prefix}.partial-${process.pid}-${Date.now()}`;
   mkdirSync(partial, { recursive: true });
-  const env: Record<string, string> = {
-    PATH: [...pathDirs, process.env.PATH ?? "/usr/bin:/bin"].join(":"),
-    HOME: realHome(),
-    npm_config_update_notifier: "false",
-    npm_config_fund: "false",
-    npm_config_audit: "false",
-  };
-  const { code, output } = await exec(
-    ["npm", "install", "--prefix", partial, "--no-audit", "--no-fund", "--save-exact", "--loglevel=error", spec],
-    env,
-    CACHE,
-  );
+  writeFileSync(join(partial, "package.json"), `${JSON.stringify({ private: true, description: "kokochat-pairing e2e cache" })}\n`);
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  env.PATH = [...pathDirs, process.env.PATH ?? "/usr/bin:/bin"].join(":");
+  env.HOME = realHome();
+  const { code, output } = await exec(["npm", "install", "--no-audit", "--no-fund", "--save-exact", "--loglevel=error", spec], env, partial);
   if (code !== 0) {
     rmSync(partial, { recursive: true, force: true });
     throw new Error(`npm install ${spec} failed (exit ${code}):\n${output.slice(-2000)}`);
