@@ -33,7 +33,14 @@ import {
 
 const suiteStarted = performance.now();
 const totals = { passed: 0, failed: 0 };
-const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Every token this suite has seen; a line that would show one shows <redacted> instead. */
+const secrets = new Set<string>();
+const redact = (text: string) => {
+  for (const secret of secrets) text = text.replaceAll(secret, "<redacted>");
+  return text;
+};
+const say = (line: string) => process.stdout.write(`${redact(line)}\n`);
 
 /** A check: one line when it ends, counted in the totals. Failure messages never carry a secret. */
 function check(name: string, fn: () => Promise<string | void>, timeoutMs = 60_000) {
@@ -47,8 +54,9 @@ function check(name: string, fn: () => Promise<string | void>, timeoutMs = 60_00
         say(`  ok    ${name}${note ? ` — ${note}` : ""} (${Math.round(performance.now() - t0)} ms)`);
       } catch (error) {
         totals.failed++;
-        say(`  FAIL  ${name}: ${error instanceof Error ? error.message : String(error)}`);
-        throw error;
+        const message = redact(error instanceof Error ? error.message : String(error));
+        say(`  FAIL  ${name}: ${message}`);
+        throw new Error(message); // bun prints this one: redacted, without the original's values
       }
     },
     timeoutMs,
@@ -91,6 +99,10 @@ async function pairWithBinary(gateway: Gateway, identity: Identity, extra: strin
   try {
     if (lines.length === 1) setup = decodeSetupCode(lines[0]!);
   } catch {}
+  if (setup) {
+    secrets.add(setup.deviceToken);
+    secrets.add(lines[0]!);
+  }
   // Never echo stdout (it is the secret) and check stderr before showing it.
   if (setup && r.stderr.includes(setup.deviceToken)) throw new Error("pair printed the device token on stderr");
   if (r.stderr.includes(gateway.secret)) throw new Error("pair printed the gateway's auth token on stderr");
@@ -172,6 +184,7 @@ for (const version of OPENCLAW_VERSIONS) {
       const installed = await installing.get(version)!;
       await building;
       gateway = await startGateway(installed);
+      secrets.add(gateway.secret);
       say(`[${version}] gateway on 127.0.0.1:${gateway.port}: /readyz after ${(gateway.readyzMs / 1000).toFixed(1)} s, ready for connects after ${(gateway.startMs / 1000).toFixed(1)} s (store: ${gateway.store}${gateway.droppedConfigKeys.length ? `; config keys this version lacks, not written: ${gateway.droppedConfigKeys.join(", ")}` : ""})`);
       // A warming-up gateway may hold the first connects: wait until a connect gets a real answer.
       const t0 = performance.now();
