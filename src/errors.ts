@@ -41,15 +41,17 @@ export function errno(error: unknown): string | undefined {
 }
 
 /**
- * Turn a filesystem failure into a CliError: permission problems are refusals
- * (77), anything else an I/O error (74). `what` names the file for the user.
+ * Turn a filesystem failure (an error with an errno code) into a CliError:
+ * permission problems are refusals (77), a busy file 75, anything else an I/O
+ * error (74). `what` names the file for the user. Errors without an errno are
+ * faults of ours and pass through unchanged, to exit 70.
  */
-export function fsError(error: unknown, what: string): CliError {
+export function fsError(error: unknown, what: string): Error {
   if (error instanceof CliError) return error;
   const code = errno(error);
+  if (code === undefined || !/^E[A-Z]+$/.test(code)) return error as Error;
   if (code === "EACCES" || code === "EPERM")
     return new CliError("refused", `permission denied on ${what}: run as the user that owns the OpenClaw state dir`);
-  if (code === "EBUSY" || code === "SQLITE_BUSY")
-    return new CliError("busy", `${what} is busy: try again in a moment`);
-  return new CliError("io", `cannot access ${what} (${code ?? "I/O error"}): check the disk and the path`);
+  if (code === "EBUSY") return new CliError("busy", `${what} is busy: try again in a moment`);
+  return new CliError("io", `cannot access ${what} (${code}): check the disk and the path`);
 }

@@ -10,12 +10,17 @@ type Command = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   pair: () => import("./cli/pair.ts"),
+  connector: () => import("./cli/connector.ts"),
+  service: () => import("./cli/service.ts"),
 };
 
 export const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenClaw gateway
 
 Usage:
   kokochat-pairing [pair] [REQUEST…]   approve a pairing request, print the setup code
+  kokochat-pairing connector           run the relay connector in the foreground
+  kokochat-pairing service install|uninstall|status
+                                       run the connector as a service (systemd/launchd)
   kokochat-pairing --help | --version
 
 The request is read from KOKOCHAT_PAIRING_REQUEST, else the arguments, else
@@ -30,6 +35,14 @@ pair options:
   --limited                never grant operator.admin
   --json                   print one JSON object instead of the setup code
   --dry-run                validate and report; write nothing, print no code
+
+connector options:
+  --config FILE            connector config (default: kokochat-relay/relay.json in the state dir)
+  --state-dir DIR          OpenClaw state dir
+
+service options:
+  --state-dir DIR          OpenClaw state dir the service connector uses
+  --dry-run                print the unit instead of installing it
 
 Exit codes: 0 ok, 64 usage, 65 invalid request, 66 no request, 69 store not
 there yet, 70 internal, 74 I/O, 75 busy (retry), 77 refused, 78 unreadable or

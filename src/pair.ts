@@ -8,13 +8,15 @@ import { extractRequest } from "./request/extract.ts";
 import type { Input } from "./request/input.ts";
 import type { ValidRequest } from "./request/schema.ts";
 import { decideScopes } from "./request/scopes.ts";
-import { ensureCredentials, peekCredentials, relayUrlFrom } from "./relay/credentials.ts";
+import { ensureCredentials, peekCredentials, relayUrlFrom, type EnsuredCredentials } from "./relay/credentials.ts";
+import { ensureConnector } from "./relay/supervisor.ts";
+import { CliError } from "./errors.ts";
 import { setupCode } from "./relay/setupcode.ts";
 import type { Approval } from "./store/device.ts";
 import { approveJson, previewJson } from "./store/json.ts";
 import { approveSqlite, previewSqlite } from "./store/sqlite.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
-import { resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
+import { assertOwnedByUs, resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
 import { checkpoint } from "./testhooks.ts";
 
 export type PairOptions = {
@@ -43,7 +45,22 @@ export type PairResult = {
   setupCode?: string;
 };
 
-export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv): Promise<PairResult> {
+/**
+ * The device is approved by now, so a connector that cannot be started is a
+ * warning, not a failure: the setup code is still printed, and the next `pair`
+ * or the service tries again.
+ */
+async function startConnector(stateDir: string, relay: EnsuredCredentials, warn: (line: string) => void): Promise<ConnectorState> {
+  try {
+    return await ensureConnector({ stateDir, relayId: relay.credentials.relayId, configPath: relay.configPath });
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    warn(`relay connector not started: ${error.message}`);
+    return "not started";
+  }
+}
+
+export async function pair(input: Input, options: PairOptions, processEnv: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<PairResult> {
   checkpoint("pair-start");
   const request = extractRequest(input.text);
   const { granted, refused } = decideScopes(request.scopes, options.limited);
@@ -57,21 +74,25 @@ export async function pair(input: Input, options: PairOptions, processEnv: NodeJ
 
   const approval = (token: string): Approval => ({ request, scopes: granted, limited: options.limited, token, nowMs: Date.now() });
 
+  // Every refusal that reading can find comes before any write, so a refused run changes nothing.
+  const preview = store.kind === "sqlite" ? previewSqlite(store.path, approval("")) : previewJson(state.dir, approval(""));
   if (options.dryRun) {
-    const preview = store.kind === "sqlite" ? previewSqlite(store.path, approval("")) : previewJson(state.dir, approval(""));
     const current = peekCredentials(state.dir, relayUrl);
     return { ...common, rotated: preview.rotated, relay: { url: relayUrl, ...(current && { id: current.relayId }), minted: !current }, connector: "not started" };
   }
 
+  assertOwnedByUs(state.dir);
+  // Relay credentials before the device: if they cannot be made, the phone's current token still works.
+  const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
   const token = randomToken(32);
   const outcome = store.kind === "sqlite" ? approveSqlite(store.path, approval(token)) : await approveJson(state.dir, approval(token));
-  const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
   const skip = options.noConnector || env.KOKOCHAT_SKIP_RELAY_CONNECTOR_START === "1";
+  const connector: ConnectorState = skip ? "skipped" : await startConnector(state.dir, relay, warn);
   return {
     ...common,
     rotated: outcome.rotated,
     relay: { url: relayUrl, id: relay.credentials.relayId, minted: relay.minted },
-    connector: skip ? "skipped" : "not started",
+    connector,
     setupCode: setupCode(relay.credentials, request.deviceId, token),
   };
 }

@@ -1,8 +1,12 @@
+import { writeFileSync } from "node:fs";
+
 /**
  * Fault injection for the crash and cleanup tests, inert unless the variable
  * is set: KOKOCHAT_TEST_FAIL_AT=<step> throws an I/O error at that step,
  * KOKOCHAT_TEST_HANG_AT=<step> stops there until killed.
  * Steps: pair-start, atomic-open, atomic-write, atomic-rename, json-locked, sqlite-in-transaction.
+ * KOKOCHAT_TEST_CLOBBER_AT=json-written puts back the snapshot read before our
+ * write, once, as a gateway writing between our read and our rename would.
  */
 export function checkpoint(step: string): void {
   if (process.env.KOKOCHAT_TEST_FAIL_AT === step) throw Object.assign(new Error(`injected failure at ${step}`), { code: "EIO" });
@@ -10,6 +14,14 @@ export function checkpoint(step: string): void {
     process.stderr.write(`test hook: hanging at ${step}\n`);
     for (;;) Bun.sleepSync(1000);
   }
+}
+
+let clobbered = false;
+
+export function simulateClobber(step: string, path: string, snapshot: string): void {
+  if (process.env.KOKOCHAT_TEST_CLOBBER_AT !== step || clobbered) return;
+  clobbered = true;
+  writeFileSync(path, snapshot);
 }
 
 /** How long to wait for a busy store or lock before exit 75 (KOKOCHAT_BUSY_TIMEOUT_MS, default 15 s). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "bun:test";
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { run, type RunResult } from "./support/binary.ts";
+import { binary, run, type RunResult } from "./support/binary.ts";
 import { chatMessage, decodeSetupCode, encodeRequest, newIdentity, requestCode, requestJson } from "./support/requests.ts";
 import { makeJsonStore, makeSqliteStore, readJson, snapshot, tempStateDir } from "./support/stores.ts";
 import { HOSTILE_STRINGS } from "./vectors/hostile.ts";
@@ -56,10 +56,19 @@ describe("output discipline", () => {
     for (const r of runs) for (const secret of secretsOf(s.dir, r)) expect(r.stderr).not.toContain(secret);
   });
 
-  it("writes no ANSI colour when stderr is not a terminal", async () => {
+  it("colours stderr only on a terminal and never with NO_COLOR", async () => {
     using s = tempStateDir();
-    const r = await pair(s.dir, [requestCode(newIdentity())], { env: { NO_COLOR: undefined } });
-    expect(r.stderr).not.toContain("\x1b[");
+    const bin = await binary();
+    // `script` gives the binary a pseudo-terminal; its transcript holds what the terminal showed.
+    const onTty = (noColor: string) =>
+      Bun.spawn(["script", "-qec", `${bin} pair --no-connector --state-dir ${s.dir} nothing-here`, "/dev/null"], {
+        env: { PATH: process.env.PATH!, HOME: process.env.HOME!, TERM: "xterm", ...(noColor && { NO_COLOR: noColor }) },
+        stdout: "pipe",
+      });
+    expect(await new Response(onTty("").stdout).text()).toContain("\x1b[31merror:");
+    expect(await new Response(onTty("1").stdout).text()).not.toContain("\x1b[");
+    const piped = await pair(s.dir, ["nothing-here"], { env: { NO_COLOR: undefined } });
+    expect(piped.stderr).toStartWith("error:");
   });
 
   it("--version prints the version, --help the usage with the exit codes", async () => {
@@ -110,12 +119,13 @@ describe("exit codes (README table)", () => {
     [66, "no request in the message", (st) => pair(st, ["please pair me"])],
     [69, "a state dir that does not exist", (st) => pair(join(st, "missing"), [requestCode(newIdentity())])],
     [77, "a plain ws:// relay off this machine", (st) => pair(st, ["--relay-url", "ws://relay.example.com", requestCode(newIdentity())])],
-    [78, "an openclaw.json that is not JSON5", async (st) => (writeFileSync(join(st, "openclaw.json"), "{ gateway: "), pair(st, [requestCode(newIdentity())]))],
+    [78, "an openclaw.json that is not JSON5", (st) => pair(st, [requestCode(newIdentity())])],
   ];
   for (const [exit, name, act] of cases) {
     it(`${exit}: ${name}, one line on stderr, no stack trace, no file changed`, async () => {
       using s = tempStateDir();
       makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+      if (exit === 78) writeFileSync(join(s.dir, "openclaw.json"), "{ gateway: ");
       const setup = snapshot(s.dir);
       const r = await act(s.dir);
       expect(r.exitCode).toBe(exit);
@@ -124,7 +134,7 @@ describe("exit codes (README table)", () => {
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^error: .+: .+/); // what is wrong: how to fix it
       expect(r.stderr).not.toMatch(/\bat .+:\d+:\d+|\.ts:\d+/);
-      if (exit !== 78) expect(snapshot(s.dir)).toEqual(setup);
+      expect(snapshot(s.dir)).toEqual(setup);
     });
   }
 
@@ -162,6 +172,20 @@ describe("exit codes (README table)", () => {
     using s = tempStateDir();
     for (const word of ["toString", "constructor", "__proto__", "hasOwnProperty"])
       expect((await run([word, "--state-dir", s.dir])).exitCode).toBe(66);
+  });
+
+  it("a relay step that cannot finish leaves the device store as it was (the phone's token still works)", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    const first = await pair(s.dir, [requestCode(id)]);
+    expect(first.exitCode).toBe(0);
+    const lock = join(s.dir, "kokochat-relay", "relay.json.lock");
+    mkdirSync(lock);
+    writeFileSync(join(lock, "owner.json"), JSON.stringify({ pid: process.pid, nonce: "held-by-the-test" }));
+    const before = snapshot(join(s.dir, "devices"));
+    const r = await pair(s.dir, [requestCode(id)], { env: { KOKOCHAT_BUSY_TIMEOUT_MS: "300" } });
+    expect(r.exitCode).toBe(75);
+    expect(snapshot(join(s.dir, "devices"))).toEqual(before);
   });
 
   it("70: an internal fault gives one line, no stack trace, and the exit code", async () => {
@@ -242,17 +266,20 @@ describe("relay credentials and connector config", () => {
 
 describe("the compiled binary ignores the working directory's config", () => {
   it("a hostile .env and bunfig.toml in the cwd change nothing", async () => {
-    using s = tempStateDir();
+    using home = tempStateDir();
     using cwd = tempStateDir();
+    const state = join(home.dir, ".openclaw");
+    mkdirSync(state);
     const marker = join(cwd.dir, "preload-ran");
     writeFileSync(join(cwd.dir, ".env"), `KOKOCHAT_RELAY_URL=ws://evil.example\nOPENCLAW_STATE_DIR=${cwd.dir}\nKOKOCHAT_PAIRING_REQUEST=x\n`);
     writeFileSync(join(cwd.dir, "evil.ts"), `require("fs").writeFileSync(${JSON.stringify(marker)}, "ran")`);
     writeFileSync(join(cwd.dir, "bunfig.toml"), 'preload = ["./evil.ts"]\n[run]\npreload = ["./evil.ts"]\n');
     mkdirSync(join(cwd.dir, "node_modules"), { recursive: true });
-    const r = await pair(s.dir, ["--json", requestCode(newIdentity())], { cwd: cwd.dir });
+    // No --state-dir: the state dir must come from HOME, not from the planted OPENCLAW_STATE_DIR.
+    const r = await run(["pair", "--no-connector", "--json", requestCode(newIdentity())], { cwd: cwd.dir, env: { HOME: home.dir } });
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).relay.url).toBe("wss://deeply.plus/relay");
-    expect(JSON.parse(r.stdout).stateDir).toBe(s.dir);
+    expect(JSON.parse(r.stdout).stateDir).toBe(state);
     expect(existsSync(marker)).toBe(false);
   });
 });

@@ -16,6 +16,10 @@ async function pairMany(state: string) {
   return { ids, tokens: results.map((r) => decodeSetupCode(r.stdout).deviceToken) };
 }
 
+async function pairOnce(state: string) {
+  expect((await run(["pair", "--no-connector", "--state-dir", state, requestCode(newIdentity())])).exitCode).toBe(0);
+}
+
 /** Start the binary hanging at a test hook, wait until it is there, SIGKILL it. */
 async function killAt(step: string, state: string) {
   const proc = Bun.spawn([await binary(), "pair", "--no-connector", "--state-dir", state, requestCode(newIdentity())], {
@@ -68,10 +72,13 @@ describe("crashes", () => {
   it("a pair killed after writing its temp file leaves paired.json as it was", async () => {
     using s = tempStateDir();
     makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+    await pairOnce(s.dir); // relay credentials exist, so the next atomic write is paired.json's
     const before = readJson(pairedFile(s.dir));
     await killAt("atomic-rename", s.dir);
     expect(readJson(pairedFile(s.dir))).toEqual(before);
+    expect(readdirSync(join(s.dir, "devices")).some((name) => name.endsWith(".tmp"))).toBe(true);
     expect((await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(newIdentity())])).exitCode).toBe(0);
+    expect(readdirSync(join(s.dir, "devices")).sort()).toEqual(["paired.json"]); // the crashed run's copy of every token is gone
   });
 
   it("a pair killed inside its SQLite transaction leaves the database readable and unchanged", async () => {
@@ -84,9 +91,10 @@ describe("crashes", () => {
   });
 
   for (const step of ["atomic-open", "atomic-write", "atomic-rename"]) {
-    it(`an I/O failure at ${step} exits 74, leaves paired.json byte-identical and no temp file`, async () => {
+    it(`an I/O failure at ${step} exits 74, leaves every file byte-identical and no temp file`, async () => {
       using s = tempStateDir();
       makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+      await pairOnce(s.dir); // relay credentials exist, so the next atomic write is paired.json's
       const before = snapshot(s.dir);
       const r = await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(newIdentity())], { env: { KOKOCHAT_TEST_FAIL_AT: step } });
       expect(r.exitCode).toBe(74);

@@ -48,6 +48,11 @@ describe("finding the request in a chat message", () => {
     expect(extractRequest(`\`\`\`json\n${JSON.stringify(requestJson(id), null, 2)}\n\`\`\``).deviceId).toBe(id.deviceId);
   });
 
+  it("finds the code inside a message that is itself JSON (a chat export)", () => {
+    expect(extractRequest(JSON.stringify({ role: "user", text: `please pair: ${code}` })).deviceId).toBe(id.deviceId);
+    expect(extractRequest(JSON.stringify({ messages: [{ text: "hi" }, { attachment: requestJson(id) }] })).deviceId).toBe(id.deviceId);
+  });
+
   it("accepts the same request given twice (prose and command)", () => {
     expect(extractRequest(`${code}\n\n${chatMessage(code)}`).deviceId).toBe(id.deviceId);
   });
@@ -88,6 +93,10 @@ describe("refusals", () => {
     const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     const tweaked = code.slice(0, -1) + alphabet[alphabet.indexOf(code.at(-1)!) | 1];
     expect(exitOf(tweaked)).toBe(66);
+  });
+
+  it("says what is wrong with a whole input that is JSON but not a request (65)", () => {
+    expect(exitOf('{"type":"kokochat.somethingElse"}')).toBe(65);
   });
 
   it("handles every hostile string with a typed error", () => {

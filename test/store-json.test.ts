@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./support/binary.ts";
 import { decodeSetupCode, newIdentity, requestCode } from "./support/requests.ts";
@@ -107,6 +107,28 @@ describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
       expect(snapshot(s.dir)).toEqual(before);
     });
   }
+
+  it("redoes the merge when another writer replaced paired.json between our read and our rename", async () => {
+    using s = tempStateDir();
+    makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+    const id = newIdentity();
+    const r = await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(id)], { env: { KOKOCHAT_TEST_CLOBBER_AT: "json-written" } });
+    expect(r.exitCode).toBe(0);
+    const paired = readJson(pairedFile(s.dir));
+    expect(Object.keys(paired).sort()).toEqual([id.deviceId, "keep"].sort());
+    expect(paired[id.deviceId].tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("refuses (77) to write a state dir that belongs to another user, changing nothing", async () => {
+    using s = tempStateDir();
+    makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+    chownSync(s.dir, 1000, 1000);
+    const before = snapshot(s.dir);
+    const r = await pairInto(s.dir, requestCode(newIdentity()));
+    expect(r.exitCode).toBe(77);
+    expect(r.stderr).toContain("belongs to uid 1000");
+    expect(snapshot(s.dir)).toEqual(before);
+  });
 
   it("says I/O error (74) when devices/ is a file, changing nothing", async () => {
     using s = tempStateDir();

@@ -171,8 +171,14 @@ describe("scope policy", () => {
     expect(decideScopes([...REQUIRED_SCOPES], false)).toEqual({ granted: [...REQUIRED_SCOPES], refused: [] });
   });
 
+  it("refuses a request that lacks a required scope rather than grant what was not asked (65)", () => {
+    for (const scopes of [[], ["operator.read"], ["operator.admin"], ["operator.read", "operator.write", "operator.approvals"]])
+      expect(() => decideScopes(scopes, false)).toThrow(/request.scopes must include/);
+    expect(() => decideScopes([], false)).toThrow(CliError);
+  });
+
   it("never grants a scope outside the policy, and names it", () => {
-    const d = decideScopes(["operator.read", "operator.pairing", "node.exec", "operator.admin"], false);
+    const d = decideScopes([...REQUIRED_SCOPES, "operator.pairing", "node.exec", "operator.admin"], false);
     expect(d.granted).toEqual(["operator.admin", ...REQUIRED_SCOPES]);
     expect(d.refused).toEqual(["operator.pairing", "node.exec"]);
   });

@@ -28,4 +28,7 @@ export const result = (line: string) => write(1, `${line}\n`);
 export const resultJson = (value: unknown) => write(1, `${JSON.stringify(value)}\n`);
 export const info = (line: string) => write(2, `${line}\n`);
 export const warn = (line: string) => write(2, `${paint("33", "warning:")} ${line}\n`);
-export const errorLine = (line: string) => write(2, `${paint("31", "error:")} ${line}\n`);
+/** One line, whatever a path or option in the message held: control characters become "?". */
+const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?");
+
+export const errorLine = (line: string) => write(2, `${paint("31", "error:")} ${oneLine(line)}\n`);

@@ -65,10 +65,12 @@ export async function run(argv: string[]): Promise<number> {
       dryRun,
     },
     process.env,
+    warn,
   );
 
-  if (r.refused.length > 0) warn(`not granted (outside KokoChat's operator scopes): ${r.refused.map(quote).join(", ")}`);
-  if (values.limited && r.refused.includes("operator.admin"))
+  const outside = r.refused.filter((scope) => scope !== "operator.admin");
+  if (outside.length > 0) warn(`not granted (outside KokoChat's operator scopes): ${outside.map(quote).join(", ")}`);
+  if (r.refused.includes("operator.admin"))
     warn("--limited: the phone asked for operator.admin; the gateway refuses its connect unless it asks only for the granted scopes");
   const who = `${r.request.client.displayName} (${r.request.client.platform}, device ${shortId(r.request.deviceId)}…)`;
   const where = `${r.store.kind === "sqlite" ? "SQLite" : "JSON"} store ${r.store.path}`;

@@ -72,8 +72,17 @@ function readCredentials(path: string): RelayCredentials | undefined {
   return undefined; // unreadable credentials are ours to replace
 }
 
+/** The stored URL as we would write it now (older installers wrote https:// or a trailing /). */
+function sameRelay(stored: string, relayUrl: string): boolean {
+  try {
+    return normaliseRelayUrl(stored, true) === relayUrl;
+  } catch {
+    return false;
+  }
+}
+
 const reusable = (c: RelayCredentials | undefined, relayUrl: string): c is RelayCredentials =>
-  c !== undefined && c.relayUrl === relayUrl && RELAY_ID_RE.test(c.relayId) && RELAY_SECRET_RE.test(c.relaySecret);
+  c !== undefined && sameRelay(c.relayUrl, relayUrl) && RELAY_ID_RE.test(c.relayId) && RELAY_SECRET_RE.test(c.relaySecret);
 
 /** Credentials as they are now, for a dry run: reused, or to be minted. */
 export function peekCredentials(stateDir: string, relayUrl: string): RelayCredentials | undefined {

@@ -12,8 +12,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Smallest plausible encoded request: a deviceId and key alone exceed this. */
 const MIN_ENCODED = 100;
-/** Bound the work a hostile message can cause. */
+/** Bound the work a hostile message can cause: candidates tried, and how far one JSON object may reach. */
 const MAX_CANDIDATES = 256;
+const MAX_OBJECT_CHARS = 64 * 1024;
 
 function parseJsonObject(text: string): unknown {
   const trimmed = text.trim();
@@ -36,11 +37,12 @@ export function decodeToken(token: string): unknown {
   }
 }
 
-/** The index just past the `}` closing the object opened at `start`, honouring JSON strings. */
+/** The index just past the `}` closing the object opened at `start` (within MAX_OBJECT_CHARS), honouring JSON strings. */
 function closingBrace(text: string, start: number): number {
   let depth = 0;
   let inString = false;
-  for (let i = start; i < text.length; i++) {
+  const end = Math.min(text.length, start + MAX_OBJECT_CHARS);
+  for (let i = start; i < end; i++) {
     const c = text[i];
     if (inString) {
       if (c === "\\") i++;
@@ -57,16 +59,18 @@ export function candidates(text: string): unknown[] {
   const found: unknown[] = [];
   const trimmed = text.trim();
   const whole = parseJsonObject(trimmed) ?? decodeToken(trimmed);
-  if (whole !== undefined) return [whole];
+  // A whole input that is some other JSON (a chat export, say) may still hold the request: scan it.
+  if (looksLikeRequest(whole)) return [whole];
 
   if (text.includes(REQUEST_TYPE)) {
-    for (let i = text.indexOf("{"); i !== -1 && found.length < MAX_CANDIDATES; ) {
+    // Only an object that opens with a key can be a request; each try scans a bounded window.
+    const starts = text.matchAll(/\{\s*"/g);
+    let tries = 0;
+    for (let next = starts.next(); !next.done && tries++ < MAX_CANDIDATES; next = starts.next()) {
+      const i = next.value.index;
       const end = closingBrace(text, i);
       const value = end === -1 ? undefined : parseJsonObject(text.slice(i, end));
-      if (looksLikeRequest(value)) {
-        found.push(value);
-        i = text.indexOf("{", end);
-      } else i = text.indexOf("{", i + 1);
+      if (looksLikeRequest(value)) found.push(value);
     }
   }
 
@@ -87,6 +91,8 @@ export function candidates(text: string): unknown[] {
 /** The one valid request in `text`. Exit 66 when there is none, 65 when invalid or ambiguous. */
 export function extractRequest(text: string): ValidRequest {
   const found = candidates(text);
+  const whole = found.length === 0 ? parseJsonObject(text) : undefined;
+  if (whole !== undefined) return validateRequest(whole); // JSON that is not a request: say what is wrong with it
   if (found.length === 0)
     throw new CliError("no-request", "no KokoChat pairing request found in the input: copy the code from KokoChat's pairing page and pass it whole");
   const valid = new Map<string, ValidRequest>();

@@ -1,3 +1,5 @@
+import { CliError } from "../errors.ts";
+
 /** The KokoChat operator scope policy (SPEC §2). */
 
 export const REQUIRED_SCOPES = ["operator.read", "operator.write", "operator.approvals", "operator.talk.secrets"] as const;
@@ -11,12 +13,16 @@ export type ScopeDecision = {
 };
 
 /**
- * The required set is always granted; `operator.admin` only when the phone asked
- * for it (a missing list means the default set, admin included) and not
- * `limited`; anything else is refused.
+ * Nothing is granted that the phone did not ask for: the required set must be
+ * in the request (a missing list means the default set, admin included), and
+ * `operator.admin` is granted when asked unless `limited`; anything else is
+ * refused. A request without a required scope is invalid (65).
  */
 export function decideScopes(requested: readonly string[] | undefined, limited: boolean): ScopeDecision {
   const asked = new Set(requested ?? [ADMIN_SCOPE, ...REQUIRED_SCOPES]);
+  const missing = REQUIRED_SCOPES.filter((scope) => !asked.has(scope));
+  if (missing.length > 0)
+    throw new CliError("invalid-request", `invalid pairing request: request.scopes must include ${missing.join(", ")}: update KokoChat and copy a new code`);
   const granted: string[] = [];
   if (asked.has(ADMIN_SCOPE) && !limited) granted.push(ADMIN_SCOPE);
   granted.push(...REQUIRED_SCOPES);

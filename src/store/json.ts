@@ -5,12 +5,12 @@
  * rewrites whole snapshots under an in-process lock only, so after writing we
  * read back and redo the merge if it clobbered our change.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
-import { checkpoint } from "../testhooks.ts";
+import { checkpoint, simulateClobber } from "../testhooks.ts";
 import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
 
 const MAX_REDO = 5;
@@ -51,6 +51,15 @@ const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 export type JsonOutcome = { rotated: boolean };
 
+/** Under the lock no run of ours is writing: any temp file left is a crashed run's copy (holding tokens). */
+function removeOrphanTemps(dir: string): void {
+  for (const name of readdirSync(dir))
+    if (/^\.(paired|pending)\.json\.[0-9a-f]+\.tmp$/.test(name))
+      try {
+        unlinkSync(join(dir, name));
+      } catch {}
+}
+
 export async function approveJson(stateDir: string, approval: Approval): Promise<JsonOutcome> {
   const f = filesOf(stateDir);
   const id = approval.request.deviceId;
@@ -61,13 +70,16 @@ export async function approveJson(stateDir: string, approval: Approval): Promise
   }
   return withLock(f.lock, "devices/paired.json", () => {
     checkpoint("json-locked");
+    removeOrphanTemps(f.dir);
     let rotated: boolean | undefined;
     for (let attempt = 0; attempt < MAX_REDO; attempt++) {
       const paired = readPaired(f);
       const pending = readPending(f);
+      const snapshot = serialise(paired);
       rotated ??= paired[id] !== undefined;
       paired[id] = mergeDevice(paired[id], approval);
       writeFileAtomic(f.paired, serialise(paired));
+      simulateClobber("json-written", f.paired, snapshot);
       const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === id);
       if (stale.length > 0) {
         for (const key of stale) delete pending[key];

@@ -27,7 +27,7 @@ export function isSqliteEra(version: string | undefined): boolean {
 }
 
 function inspectSqlite(path: string): { hasTable: boolean; info: SqliteInfo } {
-  const db = openDatabase(path);
+  const db = openDatabase(path, "read");
   try {
     return { hasTable: hasPairedTable(db), info: readInfo(db) };
   } catch (error) {
@@ -60,6 +60,6 @@ export function selectStore(stateDir: string, source: string, choice: StoreChoic
     if (!sqlite?.hasTable) throw notYet();
     return { kind: "sqlite", path: dbPath, info: sqlite.info };
   }
-  if (sqliteEra) throw choice === "json" ? jsonIgnored() : notYet();
+  if (sqlite?.hasTable || sqliteEra) throw choice === "json" ? jsonIgnored() : notYet();
   return { kind: "json", path: pairedJsonPath(stateDir) };
 }

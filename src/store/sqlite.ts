@@ -7,6 +7,7 @@
  * (busy_timeout is a setting of our own connection only).
  */
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { CliError, errno } from "../errors.ts";
 import { busyTimeoutMs, checkpoint } from "../testhooks.ts";
 import { assertSameKey, mergeDevice, type Approval, type DeviceRecord } from "./device.ts";
@@ -37,26 +38,32 @@ const FIELDS = Object.keys(COLUMNS) as (keyof typeof COLUMNS)[];
 
 export type SqliteInfo = { userVersion: number; schemaVersion?: number; appVersion?: string };
 
-export function sqliteError(error: unknown, path: string): CliError {
+export function sqliteError(error: unknown, path: string): Error {
   if (error instanceof CliError) return error;
   const code = errno(error) ?? "";
+  if (!code.startsWith("SQLITE_")) return error as Error; // a fault of ours: exit 70
   if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))
     return new CliError("busy", "the OpenClaw device database is busy: try again in a moment");
+  if (code.startsWith("SQLITE_CONSTRAINT"))
+    return new CliError("bad-store", `${path} refused the device row (${code}): this OpenClaw's device store is unknown to kokochat-pairing: update kokochat-pairing`);
   if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT"))
     return new CliError("bad-store", `${path} is not a readable SQLite database: check it with 'openclaw doctor'; nothing was changed`);
   if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_PERM") || code.startsWith("SQLITE_AUTH") || code.startsWith("SQLITE_CANTOPEN"))
     return new CliError("refused", `cannot open ${path} for writing: run as the user that owns the OpenClaw state dir`);
-  return new CliError("io", `cannot use ${path} (${code || "I/O error"}): check the disk and the path`);
+  return new CliError("io", `cannot use ${path} (${code}): check the disk and the path`);
 }
 
 /**
- * Always a read-write connection, even to only read: in WAL mode a read-only
- * connection creates -wal/-shm files it cannot remove, while the last
- * read-write connection removes them on close, leaving the folder as it was.
+ * To write: read-write. To only read: read-only when the WAL file exists (the
+ * gateway runs, or a writer died), so nothing is checkpointed or removed; else
+ * read-write that never writes, since a read-only connection would create
+ * -wal/-shm files it cannot remove, while the last read-write connection
+ * removes them on close, leaving the folder as it was.
  */
-export function openDatabase(path: string): Database {
+export function openDatabase(path: string, purpose: "read" | "write"): Database {
   try {
-    const db = new Database(path, { readwrite: true, create: false });
+    const readonly = purpose === "read" && existsSync(`${path}-wal`);
+    const db = readonly ? new Database(path, { readonly: true }) : new Database(path, { readwrite: true, create: false });
     db.run(`PRAGMA busy_timeout = ${busyTimeoutMs()}`);
     return db;
   } catch (error) {
@@ -127,7 +134,7 @@ const selectDevice = `SELECT * FROM ${PAIRED} WHERE device_id = ?`;
 export type SqliteOutcome = { rotated: boolean; info: SqliteInfo };
 
 export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
-  const db = openDatabase(path);
+  const db = openDatabase(path, "write");
   try {
     checkSchema(db, path);
     const info = readInfo(db);
@@ -155,7 +162,7 @@ export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
 
 /** Dry run: the same checks, read-only. */
 export function previewSqlite(path: string, approval: Approval): SqliteOutcome {
-  const db = openDatabase(path);
+  const db = openDatabase(path, "read");
   try {
     checkSchema(db, path);
     const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(approval.request.deviceId);

@@ -2,7 +2,8 @@
  * OpenClaw's state dir, resolved the way OpenClaw resolves it (SPEC §3), as a
  * pure function of the environment, the home dir and what exists on disk.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
+import { CliError } from "../errors.ts";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 
@@ -41,3 +42,15 @@ export const systemProbe = (env: NodeJS.ProcessEnv): Probe => ({
   cwd: process.cwd(),
   exists: existsSync,
 });
+
+/**
+ * Files we write get our owner. Written by another user (say, root via sudo)
+ * they would lock the gateway out of its own store, so refuse (POSIX only).
+ */
+export function assertOwnedByUs(stateDir: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const owner = statSync(stateDir).uid;
+  if (owner !== uid)
+    throw new CliError("refused", `the OpenClaw state dir ${stateDir} belongs to uid ${owner}, not to this user (uid ${uid}): run kokochat-pairing as that user`);
+}

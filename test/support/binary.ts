@@ -18,9 +18,18 @@ export type RunResult = { exitCode: number; stdout: string; stderr: string };
 
 export type RunOptions = { env?: Record<string, string | undefined>; stdin?: string; cwd?: string };
 
-/** Run the compiled binary with a clean environment (HOME from the preload, nothing else inherited but PATH). */
+/**
+ * Run the compiled binary with a clean environment (HOME from the preload,
+ * nothing else inherited but PATH). The relay connector is off unless a test
+ * turns it on (with a loopback relay): no test may dial a real relay.
+ */
 export async function run(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME!, NO_COLOR: "1" };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME!,
+    NO_COLOR: "1",
+    KOKOCHAT_SKIP_RELAY_CONNECTOR_START: "1",
+  };
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;

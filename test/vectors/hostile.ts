@@ -15,6 +15,8 @@ export const HOSTILE_STRINGS: readonly string[] = [
   '{"__proto__":{"polluted":true}}',
   '{"constructor":{"prototype":{"polluted":true}}}',
   "{".repeat(100_000),
+  `kokochat.pairingRequest ${'{"'.repeat(200_000)}`,
+  `kokochat.pairingRequest ${"{".repeat(400_000)}`,
   "[".repeat(100_000),
   "A".repeat(101),
   "A".repeat(4097) + "=",

@@ -1,0 +1,243 @@
+/**
+ * The connector as a service: a systemd unit on Linux (system unit as root,
+ * user unit otherwise) or a launchd agent on macOS, running this binary's
+ * `connector` with restart-always. Pure rendering functions plus the few
+ * calls to systemctl/launchctl.
+ *
+ * Tests never touch the real service manager: KOKOCHAT_SERVICE_DIR (tests
+ * only) puts the unit file in another folder and turns every systemctl or
+ * launchctl call into a printed line.
+ */
+import { existsSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { CliError } from "../errors.ts";
+
+export const UNIT_NAME = "kokochat-relay-connector.service";
+export const LAUNCHD_LABEL = "kokochat-relay-connector";
+
+export type ServiceKind = "systemd-system" | "systemd-user" | "launchd";
+
+export type ServicePlace = {
+  kind: ServiceKind;
+  /** The unit or plist file. */
+  path: string;
+  /** True when KOKOCHAT_SERVICE_DIR redirected it: no service manager is called. */
+  overridden: boolean;
+};
+
+type Env = NodeJS.ProcessEnv;
+
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
+const home = (env: Env) => (env.HOME?.trim() ? env.HOME.trim() : homedir());
+
+/** Where this user's unit would go (what `service install` writes). */
+export function servicePlace(env: Env, platform: NodeJS.Platform = process.platform): ServicePlace {
+  const override = env.KOKOCHAT_SERVICE_DIR?.trim();
+  if (platform === "darwin") {
+    const dir = override || join(home(env), "Library", "LaunchAgents");
+    return { kind: "launchd", path: join(dir, `${LAUNCHD_LABEL}.plist`), overridden: !!override };
+  }
+  if (platform === "linux") {
+    const kind: ServiceKind = isRoot() ? "systemd-system" : "systemd-user";
+    const dir = override || (kind === "systemd-system" ? "/etc/systemd/system" : join(home(env), ".config", "systemd", "user"));
+    return { kind, path: join(dir, UNIT_NAME), overridden: !!override };
+  }
+  throw windowsHint();
+}
+
+export function windowsHint(): CliError {
+  return new CliError(
+    "refused",
+    "no service support on this OS: run 'kokochat-pairing connector' at logon instead, e.g. schtasks /Create /SC ONLOGON /TN KokoChatRelayConnector /TR \"kokochat-pairing connector\"",
+  );
+}
+
+/** Whether systemd runs this machine (sd_booted(3): /run/systemd/system exists) and systemctl is there. */
+export const systemdRunning = (): boolean => existsSync("/run/systemd/system") && Bun.which("systemctl") !== null;
+
+/**
+ * An installed connector service, wherever it was installed (by us, or by the
+ * old KokoChat installer as a system unit), or undefined.
+ */
+export function installedService(env: Env, platform: NodeJS.Platform = process.platform): ServicePlace | undefined {
+  const override = env.KOKOCHAT_SERVICE_DIR?.trim();
+  if (platform === "darwin") {
+    const place = servicePlace(env, platform);
+    return existsSync(place.path) ? place : undefined;
+  }
+  if (platform !== "linux") return undefined;
+  if (override) {
+    const path = join(override, UNIT_NAME);
+    return existsSync(path) ? { kind: isRoot() ? "systemd-system" : "systemd-user", path, overridden: true } : undefined;
+  }
+  // A unit file on a machine not booted with systemd cannot be restarted: the pid-file connector is used then.
+  if (!systemdRunning()) return undefined;
+  for (const dir of ["/etc/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]) {
+    const path = join(dir, UNIT_NAME);
+    if (existsSync(path)) return { kind: "systemd-system", path, overridden: false };
+  }
+  const user = join(home(env), ".config", "systemd", "user", UNIT_NAME);
+  if (existsSync(user)) return { kind: "systemd-user", path: user, overridden: false };
+  return undefined;
+}
+
+// ── rendering ────────────────────────────────────────────────────────────────
+
+/** One systemd word, double-quoted, with \, ", % and $ escaped. */
+export function systemdQuote(word: string): string {
+  if (/[\n\r\0]/.test(word)) throw new CliError("usage", "a path for the service unit holds a line break: move it to a plain path");
+  return `"${word.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\$/g, "$$$$")}"`;
+}
+
+const xml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+export type UnitInput = {
+  /** argv of the connector: this binary, `connector`, its options. */
+  command: string[];
+  /** Environment the connector needs (state dir, gateway overrides). */
+  environment: Record<string, string>;
+  /** Run as this uid (system units for a state dir owned by another user). */
+  user?: number;
+  logPath: string;
+};
+
+export function renderSystemdUnit(kind: "systemd-system" | "systemd-user", u: UnitInput): string {
+  const env = Object.entries(u.environment).map(([k, v]) => `Environment=${systemdQuote(`${k}=${v}`)}\n`);
+  return `# Written by 'kokochat-pairing service install'. Remove with 'kokochat-pairing service uninstall'.
+[Unit]
+Description=KokoChat relay connector for the local OpenClaw gateway
+After=network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=${u.command.map(systemdQuote).join(" ")}
+${env.join("")}${u.user !== undefined ? `User=${u.user}\n` : ""}Restart=always
+RestartSec=5
+KillSignal=SIGTERM
+TimeoutStopSec=10
+NoNewPrivileges=true
+
+[Install]
+WantedBy=${kind === "systemd-system" ? "multi-user.target" : "default.target"}
+`;
+}
+
+export function renderLaunchdPlist(u: UnitInput): string {
+  const args = u.command.map((a) => `    <string>${xml(a)}</string>\n`).join("");
+  const env = Object.entries(u.environment)
+    .map(([k, v]) => `    <key>${xml(k)}</key>\n    <string>${xml(v)}</string>\n`)
+    .join("");
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<!-- Written by 'kokochat-pairing service install'. Remove with 'kokochat-pairing service uninstall'. -->
+<plist version="1.0">
+<dict>
+  <key>Label</key>
+  <string>${LAUNCHD_LABEL}</string>
+  <key>ProgramArguments</key>
+  <array>
+${args}  </array>
+  <key>EnvironmentVariables</key>
+  <dict>
+${env}  </dict>
+  <key>RunAtLoad</key>
+  <true/>
+  <key>KeepAlive</key>
+  <true/>
+  <key>ThrottleInterval</key>
+  <integer>5</integer>
+  <key>StandardOutPath</key>
+  <string>${xml(u.logPath)}</string>
+  <key>StandardErrorPath</key>
+  <string>${xml(u.logPath)}</string>
+</dict>
+</plist>
+`;
+}
+
+export function renderUnit(place: ServicePlace, u: UnitInput): string {
+  return place.kind === "launchd" ? renderLaunchdPlist(u) : renderSystemdUnit(place.kind, u);
+}
+
+/** Owner uid of the state dir when a root-installed system unit should run as that user. */
+export function stateDirOwner(stateDir: string): number | undefined {
+  if (!isRoot()) return undefined;
+  try {
+    const uid = statSync(stateDir).uid;
+    return uid === 0 ? undefined : uid;
+  } catch {
+    return undefined;
+  }
+}
+
+// ── the service manager ──────────────────────────────────────────────────────
+
+export type ManagerStep = { argv: string[]; allowFail?: boolean };
+
+const systemctl = (kind: ServiceKind, ...args: string[]) => (kind === "systemd-user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args]);
+const launchDomain = () => `gui/${typeof process.getuid === "function" ? process.getuid() : 0}`;
+
+export function installSteps(place: ServicePlace): ManagerStep[] {
+  if (place.kind === "launchd")
+    return [
+      { argv: ["launchctl", "bootout", `${launchDomain()}/${LAUNCHD_LABEL}`], allowFail: true },
+      { argv: ["launchctl", "bootstrap", launchDomain(), place.path] },
+    ];
+  return [
+    { argv: systemctl(place.kind, "daemon-reload") },
+    { argv: systemctl(place.kind, "enable", UNIT_NAME) },
+    { argv: systemctl(place.kind, "restart", UNIT_NAME) },
+  ];
+}
+
+export function uninstallSteps(place: ServicePlace): ManagerStep[] {
+  if (place.kind === "launchd") return [{ argv: ["launchctl", "bootout", `${launchDomain()}/${LAUNCHD_LABEL}`], allowFail: true }];
+  return [{ argv: systemctl(place.kind, "disable", "--now", UNIT_NAME), allowFail: true }];
+}
+
+export function afterUninstallSteps(place: ServicePlace): ManagerStep[] {
+  return place.kind === "launchd" ? [] : [{ argv: systemctl(place.kind, "daemon-reload"), allowFail: true }];
+}
+
+export function restartSteps(place: ServicePlace): ManagerStep[] {
+  if (place.kind === "launchd") return [{ argv: ["launchctl", "kickstart", "-k", `${launchDomain()}/${LAUNCHD_LABEL}`] }];
+  return [{ argv: systemctl(place.kind, "restart", UNIT_NAME) }];
+}
+
+export type StepRunner = (step: ManagerStep) => { ok: boolean; output: string };
+
+/** Run one service-manager command; its output is kept for an error line, never echoed whole. */
+export const runStep: StepRunner = (step) => {
+  const r = Bun.spawnSync(step.argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
+  const output = `${r.stdout.toString()}${r.stderr.toString()}`.trim().split("\n")[0] ?? "";
+  return { ok: r.exitCode === 0, output };
+};
+
+/** Run steps in order; a failing step that is not allowed to fail is a CliError naming the command. */
+export function runSteps(place: ServicePlace, steps: ManagerStep[], run: StepRunner, say: (line: string) => void): void {
+  for (const step of steps) {
+    if (place.overridden) {
+      say(`not running '${step.argv.join(" ")}' (KOKOCHAT_SERVICE_DIR is set)`);
+      continue;
+    }
+    const r = run(step);
+    if (!r.ok && !step.allowFail) {
+      const hint = place.kind === "systemd-system" && !isRoot() ? ": run it as root" : "";
+      throw new CliError("io", `'${step.argv.join(" ")}' failed (${r.output.slice(0, 160) || "no output"})${hint}`);
+    }
+  }
+}
+
+/** `active`, `inactive`, `failed`… as the service manager reports it. */
+export function serviceState(place: ServicePlace, run: StepRunner = runStep): string {
+  if (place.overridden) return "unknown";
+  if (place.kind === "launchd") {
+    const r = run({ argv: ["launchctl", "print", `${launchDomain()}/${LAUNCHD_LABEL}`], allowFail: true });
+    return r.ok ? "loaded" : "not loaded";
+  }
+  const r = run({ argv: systemctl(place.kind, "is-active", UNIT_NAME), allowFail: true });
+  return r.output.trim() || (r.ok ? "active" : "unknown");
+}
