@@ -112,6 +112,7 @@ async function pairWithBinary(gateway: Gateway, identity: Identity, extra: strin
   assert(setup.deviceId === identity.deviceId, "setup code deviceId differs from the phone's deviceId");
   assert(/^[A-Za-z0-9_-]{43}$/.test(setup.deviceToken), "setup code deviceToken is not base64url of 32 bytes");
   assert(!setup.url.includes(`:${gateway.port}`), "setup code carries the direct gateway URL");
+  assert(!JSON.stringify(setup).includes(gateway.secret), "setup code carries the gateway's shared auth token");
   return { identity, token: setup.deviceToken, deviceId: setup.deviceId, stderr: r.stderr, ms: Math.round(performance.now() - t0) };
 }
 
