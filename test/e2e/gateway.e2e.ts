@@ -16,7 +16,11 @@ import { afterAll, beforeAll, describe, it } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { pidPath, readPidFile, stopRecordedConnectors } from "../../src/relay/supervisor.ts";
 import { binary, run } from "../support/binary.ts";
+import { stopAll, track } from "../support/processes.ts";
+import { TestRelay } from "../support/relay.ts";
 import { ensureOpenclaw, OPENCLAW_VERSIONS, removeGatewayDir, startGateway, type Gateway, type Installed } from "../support/openclaw.ts";
 import {
   connectPhone,
@@ -87,13 +91,20 @@ function expectRefused(r: ConnectResult, what: string, codes?: string[]): string
   return `refused ${detailCode(r) || describeResult(r)}`;
 }
 
-type Paired = { identity: Identity; token: string; deviceId: string; stderr: string; ms: number };
+type Paired = { identity: Identity; token: string; deviceId: string; url: string; stderr: string; ms: number };
 
 /** Run the built binary as the agent's skill would, while the gateway runs. */
-async function pairWithBinary(gateway: Gateway, identity: Identity, extra: string[] = [], client?: PhoneClient): Promise<Paired> {
+async function pairWithBinary(
+  gateway: Gateway,
+  identity: Identity,
+  extra: string[] = [],
+  client?: PhoneClient,
+  env?: Record<string, string | undefined>,
+): Promise<Paired> {
   const request = pairingRequest(identity, client ? { client } : {});
   const t0 = performance.now();
-  const r = await run(["pair", "--no-connector", "--state-dir", gateway.stateDir, ...extra, request]);
+  const withConnector = extra.includes("--relay-url");
+  const r = await run(["pair", ...(withConnector ? [] : ["--no-connector"]), "--state-dir", gateway.stateDir, ...extra, request], env ? { env } : {});
   const lines = r.stdout.split("\n").filter(Boolean);
   let setup: ReturnType<typeof decodeSetupCode> | undefined;
   try {
@@ -113,7 +124,7 @@ async function pairWithBinary(gateway: Gateway, identity: Identity, extra: strin
   assert(/^[A-Za-z0-9_-]{43}$/.test(setup.deviceToken), "setup code deviceToken is not base64url of 32 bytes");
   assert(!setup.url.includes(`:${gateway.port}`), "setup code carries the direct gateway URL");
   assert(!JSON.stringify(setup).includes(gateway.secret), "setup code carries the gateway's shared auth token");
-  return { identity, token: setup.deviceToken, deviceId: setup.deviceId, stderr: r.stderr, ms: Math.round(performance.now() - t0) };
+  return { identity, token: setup.deviceToken, deviceId: setup.deviceId, url: setup.url, stderr: r.stderr, ms: Math.round(performance.now() - t0) };
 }
 
 const connect = (gateway: Gateway, options: ConnectOptions) => connectPhone(gateway.url, { timeoutMs: 30_000, ...options });
@@ -201,6 +212,7 @@ for (const version of OPENCLAW_VERSIONS) {
 
     afterAll(async () => {
       if (!gateway) return;
+      await stopRecordedConnectors(gateway.stateDir).catch(() => {}); // any connector a pairing started
       await gateway.stop();
       const failed = totals.failed > failuresAtStart;
       if (failed) say(`[${version}] gateway stopped; its logs are kept in ${gateway.dir}`);
@@ -345,5 +357,31 @@ for (const version of OPENCLAW_VERSIONS) {
       },
       180_000,
     );
+
+    check(`[${version}] through the relay tunnel: pair starts its connector, and the phone's connect via the setup code's URL gets hello-ok`, async () => {
+      // A loopback relay (SPEC §4) whose credentials an earlier pairing would have left; the binary
+      // starts its own connector, which finds the gateway from the real openclaw.json.
+      const b64 = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
+      const relay = new TestRelay({ relayId: b64(18), relaySecret: b64(32) });
+      secrets.add(relay.relaySecret);
+      try {
+        mkdirSync(join(gateway.stateDir, "kokochat-relay"), { recursive: true, mode: 0o700 });
+        writeFileSync(
+          join(gateway.stateDir, "kokochat-relay", "relay.json"),
+          JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: Date.now() }),
+          { mode: 0o600 },
+        );
+        const identity = await newIdentity();
+        const paired = await pairWithBinary(gateway, identity, ["--relay-url", relay.url], undefined, { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined });
+        const record = readPidFile(pidPath(gateway.stateDir, relay.relayId));
+        if (record) track(record.pid);
+        assert(paired.url.startsWith(`${relay.url}/v1/gateway/`), "setup code URL is not the relay's phone URL");
+        await relay.waitForConnector(20_000);
+        return `pair ${paired.ms} ms; via relay: ${expectHello(await connectPhone(paired.url, { identity, token: paired.token, timeoutMs: 30_000 }), "connect through the relay")}`;
+      } finally {
+        await stopAll();
+        relay.stop();
+      }
+    });
   });
 }
