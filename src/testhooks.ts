@@ -18,10 +18,10 @@ export function checkpoint(step: string): void {
 
 let clobbered = false;
 
-export function simulateClobber(step: string, path: string, snapshot: string): void {
+export function simulateClobber(step: string, path: string, snapshot: () => string): void {
   if (process.env.KOKOCHAT_TEST_CLOBBER_AT !== step || clobbered) return;
   clobbered = true;
-  writeFileSync(path, snapshot);
+  writeFileSync(path, snapshot());
 }
 
 /** How long to wait for a busy store or lock before exit 75 (KOKOCHAT_BUSY_TIMEOUT_MS, default 15 s). */

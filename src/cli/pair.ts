@@ -51,7 +51,7 @@ function toJson(r: PairResult, dryRun: boolean) {
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, OPTIONS);
   if (!STORES.includes(values.store)) throw usageError(`--store must be auto, sqlite or json: see 'kokochat-pairing --help'`);
-  const input = await readInput(positionals, process.env, process.stdin.isTTY === true);
+  const input = await readInput(positionals, process.env, () => process.stdin.isTTY === true);
   const dryRun = values["dry-run"];
   const r = await pair(
     input,

@@ -25,7 +25,7 @@ import {
   windowsHint,
   type ServicePlace,
 } from "../relay/service.ts";
-import { logPath, recordedConnectors, selfCommand, stopRecordedConnectors, writeFileAtomic } from "../relay/supervisor.ts";
+import { logPath, recordedConnectors, selfCommand, stopRecordedConnectors, writeFileOrFail } from "../relay/supervisor.ts";
 
 /** Settings the service connector needs that are not in the state dir itself. */
 const PASSED_ENV = ["KOKOCHAT_LOCAL_GATEWAY_URL", "OPENCLAW_GATEWAY_PORT", "OPENCLAW_CONFIG_PATH"];
@@ -58,7 +58,7 @@ async function install(place: ServicePlace, stateDir: string, dryRun: boolean): 
   } catch (error) {
     throw fsError(error, dirname(place.path));
   }
-  writeFileAtomic(place.path, unit, 0o644);
+  writeFileOrFail(place.path, unit, 0o644);
   info(`wrote ${place.path}`);
   const stopped = await stopRecordedConnectors(stateDir);
   if (stopped) info(`stopped ${stopped} connector${stopped === 1 ? "" : "s"} started by 'pair': the service runs it now`);

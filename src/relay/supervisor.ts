@@ -17,7 +17,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
-import { writeFileAtomic as atomicWrite } from "../store/atomic.ts";
+import { writeFileAtomic } from "../store/atomic.ts";
 import { withLock } from "../store/lock.ts";
 import { relayDir } from "./credentials.ts";
 import { installedService, restartSteps, runStep, runSteps, type ServicePlace, type StepRunner } from "./service.ts";
@@ -133,10 +133,10 @@ export function readPidFile(path: string): PidRecord | undefined {
   return { pid: Number.parseInt(text, 10) || 0, start: "", configPath: "", startedAtMs: 0 };
 }
 
-/** Write the pid file (or a unit) atomically with `mode`; failures become CliErrors. */
-export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
+/** Write the pid file (or a unit) atomically with `mode`; file-system failures become CliErrors. */
+export function writeFileOrFail(path: string, text: string, mode = 0o600): void {
   try {
-    atomicWrite(path, text, mode);
+    writeFileAtomic(path, text, mode);
   } catch (error) {
     throw fsError(error, path.endsWith(".pid") ? "a connector pid file" : path);
   }
@@ -248,7 +248,7 @@ async function startDetached(o: { stateDir: string; relayId: string; configPath:
   if (exited || (process.platform !== "win32" && !identity))
     throw new CliError("io", `the relay connector exited at once (code ${proc.exitCode ?? "?"}): see kokochat-relay/connector.log in the state dir`);
   const record: PidRecord = { pid: proc.pid, start: identity?.start ?? "", configPath: o.configPath, startedAtMs: Date.now() };
-  writeFileAtomic(pidPath(o.stateDir, o.relayId), `${JSON.stringify(record)}\n`);
+  writeFileOrFail(pidPath(o.stateDir, o.relayId), `${JSON.stringify(record)}\n`);
   return record;
 }
 

@@ -1,39 +1,59 @@
 /**
  * The pairing request (SPEC §2): one arktype schema, then the checks arktype
  * cannot express (key is a real Ed25519 point that hashes to the deviceId).
- * Undeclared keys are deleted, so phone junk never reaches a store. Errors
- * name the field and the fix, never the value.
+ * Only declared fields are read into the result, so phone junk never reaches
+ * a store. Errors name the field and the fix, never the value.
+ *
+ * The schema is defined with arktype in definition.ts. So that a run never
+ * loads arktype (its keyword scopes cost more than a whole pairing), build-time
+ * macros inline what arktype makes of the definition: the check it compiles
+ * to JavaScript, which every request goes through, and the schema's JSON
+ * form, from which arktype's core (`@ark/schema`, loaded only then) rebuilds
+ * the schema to say why a request was refused.
  */
-import { type } from "arktype";
+import type { ArkError, BaseRoot } from "@ark/schema";
 import { CliError } from "../errors.ts";
 import { deviceIdOf, isValidPublicKey } from "../crypto/keys.ts";
 import { decodeBase64Url } from "./base64.ts";
+import type { CompiledAllows, PairingRequest } from "./definition.ts";
+import { pairingRequestAllows, pairingRequestJson } from "./definition.ts" with { type: "macro" };
 
 export const REQUEST_TYPE = "kokochat.pairingRequest";
 export const REQUEST_VERSION = 1;
 
-// Printable: no control, format (bidi overrides, zero-width), surrogate, private-use or unassigned code points.
-const printable = (max: number) => type(new RegExp(`^[^\\p{C}]{1,${max}}$`, "u")).describe(`1–${max} printable characters`);
+/** arktype's compiled check of `PairingRequest` (definition.ts), inlined at build time. */
+const ALLOWS: CompiledAllows = pairingRequestAllows();
 
-export const PairingRequest = type({
-  "+": "delete",
-  type: `'${REQUEST_TYPE}'`,
-  version: "1",
-  deviceId: type(/^[0-9a-f]{64}$/).describe("64 lowercase hex characters (SHA-256 of the public key)"),
-  publicKey: type(/^[A-Za-z0-9_-]{43}$/).describe("base64url without padding of a 32-byte Ed25519 key"),
-  "role?": "'operator'",
-  "scopes?": printable(64).array().atMostLength(32),
-  "client?": {
-    "+": "delete",
-    "id?": "'openclaw-ios' | 'openclaw-android' | 'webchat'",
-    "version?": printable(64),
-    "platform?": printable(32),
-    "mode?": "'ui' | 'webchat'",
-    "displayName?": printable(64),
-    "deviceFamily?": printable(64),
-  },
-});
-export type PairingRequest = typeof PairingRequest.infer;
+/** arktype's JSON form of `PairingRequest`, inlined at build time. */
+export const PAIRING_REQUEST_JSON = pairingRequestJson();
+
+let allows: ((data: unknown) => boolean) | undefined;
+
+/** True when arktype's check accepts `data` as a PairingRequest (compiled on first use, as arktype would). */
+export function allowsPairingRequest(data: unknown): boolean {
+  if (!allows) {
+    const traversals = new Function(`return ${ALLOWS.source}`)() as Record<string, (data: unknown) => boolean>;
+    allows = (value) => traversals[ALLOWS.entry]!(value) === true;
+  }
+  return allows(data);
+}
+
+type Core = typeof import("@ark/schema");
+let core: Core | undefined;
+
+/** arktype's core, loaded (synchronously, once) only to explain a refusal. */
+function arkCore(): Core {
+  if (!core) {
+    require("./arkconfig.ts"); // before @ark/schema itself
+    core = require("@ark/schema") as Core;
+  }
+  return core;
+}
+
+let pairingRequest: BaseRoot | undefined;
+
+/** The full schema, rebuilt by arktype's core from its JSON form once, on first use. */
+export const pairingRequestSchema = (): BaseRoot => (pairingRequest ??= arkCore().rootSchema(PAIRING_REQUEST_JSON as never));
 
 export type Client = {
   id: string;
@@ -58,6 +78,19 @@ const invalid = (message: string) => new CliError("invalid-request", `invalid pa
 const pathOf = (path: readonly PropertyKey[]) =>
   ["request", ...path].map((k, i) => (typeof k === "number" ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join("");
 
+const oneOf = (items: string[]) => (items.length < 2 ? (items[0] ?? "valid") : `${items.slice(0, -1).join(", ")} or ${items.at(-1)}`);
+
+/**
+ * What the failing field must be. arktype's `problem` and `message` echo the
+ * value, and so does the `expected` of a union error (it is built from its
+ * branches' messages): for a union, describe its branches' rules instead.
+ */
+function expectedOf(error: ArkError): string {
+  const branches = (error as { errors?: readonly ArkError[] }).errors;
+  if (error.code === "union" && branches && branches.length > 0) return oneOf([...new Set(branches.map(expectedOf))]);
+  return error.expected ?? "valid";
+}
+
 /** True when `value` claims to be a pairing request (used to pick candidates out of a message). */
 export const looksLikeRequest = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && (value as { type?: unknown }).type === REQUEST_TYPE;
@@ -68,12 +101,14 @@ export function validateRequest(raw: unknown): ValidRequest {
   if (typeof version === "number" && Number.isInteger(version) && version > REQUEST_VERSION)
     throw invalid(`request.version ${version} is newer than this tool understands: update kokochat-pairing`);
 
-  const out = PairingRequest(raw);
-  if (out instanceof type.errors) {
-    const first = out[0]!;
-    // `expected` describes the rule, never the value (arktype's `problem` would echo it).
-    throw invalid(`${pathOf(first.path)} must be ${first.expected ?? "valid"}: copy the code from KokoChat's pairing page again`);
+  if (!allowsPairingRequest(raw)) {
+    const errors = pairingRequestSchema()(raw);
+    const first = errors instanceof arkCore().ArkErrors ? errors[0] : undefined;
+    // Both forms come from one definition and are tested to agree; if they ever did not, still refuse.
+    throw invalid(`${first ? pathOf(first.path) : "request"} must be ${first ? expectedOf(first) : "a KokoChat pairing request"}: copy the code from KokoChat's pairing page again`);
   }
+  // Accepted: read only the declared fields, so undeclared keys never go further.
+  const out = raw as PairingRequest;
 
   const keyBytes = decodeBase64Url(out.publicKey);
   if (!keyBytes || keyBytes.length !== 32)
@@ -88,7 +123,7 @@ export function validateRequest(raw: unknown): ValidRequest {
     deviceId: out.deviceId,
     publicKey: out.publicKey,
     role: "operator",
-    scopes: out.scopes,
+    scopes: out.scopes && [...out.scopes],
     client: {
       id: c.id ?? "webchat",
       mode: c.mode ?? "webchat",

@@ -1,12 +1,14 @@
 /**
  * Crash-safe file replacement: a temp file in the same folder, opened
  * exclusively with mode 0600, written, fsynced, renamed over the target, then
- * the folder fsynced. On any failure the temp file is removed and the target
- * is untouched.
+ * the folder fsynced (not on Windows, where a folder cannot be opened for
+ * fsync: NTFS journals the rename itself). On any failure the temp file is
+ * removed and the target is untouched.
  */
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { CliError, errno } from "../errors.ts";
 import { checkpoint } from "../testhooks.ts";
 
 const isWindows = process.platform === "win32";
@@ -21,15 +23,40 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function renameWithRetry(from: string, to: string): void {
-  // On Windows a reader holding the target open makes rename fail for a moment.
-  for (let attempt = 0; ; attempt++) {
+/** How long a rename may wait for another program to let go of the target on Windows. */
+export const RENAME_RETRY_MS = 2000;
+const RENAME_DELAY_CAP_MS = 250;
+
+/** The Windows codes for "someone holds the target open": a reader, an indexer, an antivirus scan. */
+const HELD = new Set(["EPERM", "EBUSY", "EACCES"]);
+
+export type RenameDeps = {
+  windows: boolean;
+  rename: (from: string, to: string) => void;
+  sleep: (ms: number) => void;
+  now: () => number;
+};
+
+const realDeps: RenameDeps = { windows: isWindows, rename: renameSync, sleep: Bun.sleepSync, now: Date.now };
+
+/**
+ * rename() over the target. On Windows a program holding the target open makes
+ * rename fail for a moment: retry with a short doubling delay for at most
+ * RENAME_RETRY_MS, then give up as busy (75). Never falls back to copying over
+ * the target, which would not be atomic. Elsewhere a failure is final.
+ */
+export function renameWithRetry(from: string, to: string, deps: RenameDeps = realDeps): void {
+  const deadline = deps.now() + RENAME_RETRY_MS;
+  for (let delay = 10; ; delay = Math.min(delay * 2, RENAME_DELAY_CAP_MS)) {
     try {
-      return renameSync(from, to);
+      return deps.rename(from, to);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      if (!isWindows || attempt >= 20 || !(code === "EPERM" || code === "EBUSY" || code === "EACCES")) throw error;
-      Bun.sleepSync(5 * (attempt + 1));
+      const code = errno(error);
+      if (!deps.windows || code === undefined || !HELD.has(code)) throw error;
+      const left = deadline - deps.now();
+      if (left <= 0)
+        throw new CliError("busy", `${basename(to)} is held open by another program (${code}): close it or wait for it, then try again`);
+      deps.sleep(Math.min(delay, left));
     }
   }
 }

@@ -24,15 +24,34 @@ const filesOf = (stateDir: string): Files => {
   return { dir, paired: join(dir, "paired.json"), pending: join(dir, "pending.json"), lock: join(dir, "paired.json.kokochat-lock") };
 };
 
-/** A JSON object file of objects; missing means empty. Anything else is refused, the file untouched. */
-export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean): Record<string, unknown> {
+type Kept = { isEntry: (value: unknown) => boolean; text: string; value: Record<string, unknown> };
+
+/**
+ * Parses kept for one later read of the same bytes: a pairing checks the store
+ * before writing anything (preview, which only reads the result) and reads it
+ * again under the lock; if the file has not changed, the second read reuses the
+ * parse, a big file's main cost. Each is handed out once and then forgotten, so
+ * a value the caller goes on to change is never returned for those bytes again.
+ */
+const kept = new Map<string, Kept>();
+
+/**
+ * A JSON object file of objects; missing means empty. Anything else is refused,
+ * the file untouched. `keep`: the caller will not change the result, so it may
+ * be handed to the next read of the same unchanged file.
+ */
+export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean, keep = false): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
+    kept.delete(path);
     if (errno(error) === "ENOENT") return {};
     throw fsError(error, name);
   }
+  const earlier = kept.get(path);
+  kept.delete(path);
+  if (earlier && earlier.isEntry === isEntry && earlier.text === text) return earlier.value;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -41,11 +60,21 @@ export function readObjectFile(path: string, name: string, isEntry: (value: unkn
   }
   if (!isObject(parsed) || !Object.values(parsed).every(isEntry))
     throw new CliError("bad-store", `${name} is not an object of device entries; nothing was changed: repair or move it aside, then pair again`);
+  if (keep) kept.set(path, { isEntry, text, value: parsed });
   return parsed;
 }
 
-const readPaired = (f: Files) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord) as Record<string, DeviceRecord>;
-const readPending = (f: Files) => readObjectFile(f.pending, "devices/pending.json", isObject) as Record<string, DeviceRecord>;
+const readPaired = (f: Files, keep = false) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord, keep) as Record<string, DeviceRecord>;
+const readPending = (f: Files, keep = false) => readObjectFile(f.pending, "devices/pending.json", isObject, keep) as Record<string, DeviceRecord>;
+
+/** The file's text, or undefined when it cannot be read (the caller then reads it the checked way). */
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
 
 const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -75,17 +104,22 @@ export async function approveJson(stateDir: string, approval: Approval): Promise
     for (let attempt = 0; attempt < MAX_REDO; attempt++) {
       const paired = readPaired(f);
       const pending = readPending(f);
-      const snapshot = serialise(paired);
-      rotated ??= paired[id] !== undefined;
-      paired[id] = mergeDevice(paired[id], approval);
-      writeFileAtomic(f.paired, serialise(paired));
-      simulateClobber("json-written", f.paired, snapshot);
+      const before = paired[id];
+      rotated ??= before !== undefined;
+      paired[id] = mergeDevice(before, approval);
+      const written = serialise(paired);
+      writeFileAtomic(f.paired, written);
+      // Test hook; the snapshot (paired.json as read) is serialised only when it is armed.
+      simulateClobber("json-written", f.paired, () => serialise({ ...paired, [id]: before }));
       const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === id);
       if (stale.length > 0) {
         for (const key of stale) delete pending[key];
         writeFileAtomic(f.pending, serialise(pending));
       }
       // The gateway may have written its own snapshot between our read and our rename.
+      // Our bytes still there settle it without parsing the file again (the big cost
+      // with many devices); anything else is parsed and must hold our token.
+      if (readText(f.paired) === written) return { rotated };
       const token = (readPaired(f)[id]?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
       if (token === approval.token) return { rotated };
     }
@@ -97,8 +131,9 @@ export async function approveJson(stateDir: string, approval: Approval): Promise
 
 export function previewJson(stateDir: string, approval: Approval): JsonOutcome {
   const f = filesOf(stateDir);
-  const existing = readPaired(f)[approval.request.deviceId];
-  readPending(f);
+  // Only read here: the parses are kept for approveJson's reads under the lock.
+  const existing = readPaired(f, true)[approval.request.deviceId];
+  readPending(f, true);
   assertSameKey(existing, approval);
   return { rotated: existing !== undefined };
 }

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CliError, errno, fsError } from "../errors.ts";
 import { busyTimeoutMs } from "../testhooks.ts";
+import { renameWithRetry } from "./atomic.ts";
 
 export type LockOptions = { timeoutMs?: number; staleMs?: number };
 
@@ -58,7 +59,8 @@ function removeFolder(path: string): void {
 function removeLock(lockPath: string): void {
   const aside = `${lockPath}.${randomBytes(6).toString("hex")}.gone`;
   try {
-    renameSync(lockPath, aside);
+    // Windows refuses to rename a folder while a waiting run reads the owner file in it: retry briefly.
+    renameWithRetry(lockPath, aside);
   } catch (error) {
     if (errno(error) === "ENOENT") return;
     throw error;
@@ -83,13 +85,14 @@ function staleOwner(lockPath: string, staleMs: number): Owner | null | undefined
   return age > 2_000 ? null : undefined; // unreadable owner: only after it had time to appear
 }
 
-function breakStale(lockPath: string, judged: Owner | null): void {
+/** True when the stale lock is out of the way; false when another run is breaking it (wait, then look again). */
+function breakStale(lockPath: string, judged: Owner | null): boolean {
   const guard = `${lockPath}.break`;
   try {
     mkdirSync(guard);
   } catch {
     if ((ageMs(guard) ?? 0) > GUARD_STALE_MS) removeFolder(guard); // a breaker died mid-break
-    return;
+    return false;
   }
   try {
     const current = readOwner(lockPath);
@@ -97,6 +100,7 @@ function breakStale(lockPath: string, judged: Owner | null): void {
   } finally {
     removeFolder(guard);
   }
+  return true;
 }
 
 function tryAcquire(lockPath: string, owner: Owner): boolean {
@@ -127,16 +131,16 @@ export async function withLock<T>(lockPath: string, what: string, fn: () => T | 
       throw fsError(error, `the lock for ${what}`);
     }
     const stale = staleOwner(lockPath, staleMs);
-    if (stale !== undefined) {
-      breakStale(lockPath, stale);
-      continue;
-    }
+    if (stale !== undefined && breakStale(lockPath, stale)) continue;
     if (Date.now() > deadline) throw new CliError("busy", `${what} is locked by another kokochat-pairing run: try again in a moment`);
     await Bun.sleep(Math.min(100, 2 + attempt * 2) * (0.5 + Math.random()));
   }
   try {
     return await fn();
   } finally {
-    if (readOwner(lockPath)?.nonce === owner.nonce) removeLock(lockPath);
+    // The work is done (or failed on its own): a lock we could not remove names our pid, dead by the next run, which breaks it.
+    try {
+      if (readOwner(lockPath)?.nonce === owner.nonce) removeLock(lockPath);
+    } catch {}
   }
 }

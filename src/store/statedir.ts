@@ -1,34 +1,38 @@
 /**
  * OpenClaw's state dir, resolved the way OpenClaw resolves it (SPEC §3), as a
- * pure function of the environment, the home dir and what exists on disk.
+ * pure function of the environment, the home dir, what exists on disk and the
+ * platform's path rules (on Windows: drive letters, `\` or `/`, `~\`).
  */
 import { existsSync, statSync } from "node:fs";
 import { CliError } from "../errors.ts";
 import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import nodePath from "node:path";
 
 export type StateDir = { dir: string; source: string };
 
-export type Probe = { home: string; cwd: string; exists: (path: string) => boolean };
+/** `path` defaults to this platform's rules; tests pass `path.win32` or `path.posix`. */
+export type Probe = { home: string; cwd: string; exists: (path: string) => boolean; path?: typeof nodePath.win32 };
 
 const LEGACY_NAMES = [".clawdbot", ".moldbot", ".moltbot"];
 const OVERRIDES = ["OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR", "OPENCLAW_CONFIG_DIR"] as const;
 
 const nonEmpty = (value: string | undefined) => (value !== undefined && value.trim() !== "" ? value.trim() : undefined);
 
-function expand(path: string, home: string, cwd: string): string {
-  const tilde = path === "~" ? home : path.startsWith("~/") || path.startsWith("~\\") ? join(home, path.slice(2)) : path;
-  return isAbsolute(tilde) ? resolve(tilde) : resolve(cwd, tilde);
+function expand(path: string, probe: Probe): string {
+  const { join, resolve } = probe.path ?? nodePath;
+  const tilde = path === "~" ? probe.home : path.startsWith("~/") || path.startsWith("~\\") ? join(probe.home, path.slice(2)) : path;
+  return resolve(probe.cwd, tilde);
 }
 
 export function resolveStateDir(env: NodeJS.ProcessEnv, probe: Probe, flag?: string): StateDir {
-  if (nonEmpty(flag)) return { dir: expand(flag!.trim(), probe.home, probe.cwd), source: "--state-dir" };
+  const { join } = probe.path ?? nodePath;
+  if (nonEmpty(flag)) return { dir: expand(flag!.trim(), probe), source: "--state-dir" };
   for (const name of OVERRIDES) {
     const value = nonEmpty(env[name]);
-    if (value) return { dir: expand(value, probe.home, probe.cwd), source: name };
+    if (value) return { dir: expand(value, probe), source: name };
   }
   const customHome = nonEmpty(env.OPENCLAW_HOME);
-  const home = customHome ? expand(customHome, probe.home, probe.cwd) : probe.home;
+  const home = customHome ? expand(customHome, probe) : probe.home;
   const source = customHome ? "OPENCLAW_HOME" : "home";
   const current = join(home, ".openclaw");
   if (!probe.exists(current))
