@@ -299,6 +299,22 @@ for (const version of OPENCLAW_VERSIONS) {
       return `re-pair ${after.ms} ms; old ${old}; new ${fresh}`;
     });
 
+    check(`[${version}] revoke: the phone's next connect is refused, and a new pair lets it back in`, async () => {
+      const identity = await newIdentity();
+      const paired = await pairWithBinary(gateway, identity);
+      expectHello(await connect(gateway, { identity, token: paired.token }), "before revoking");
+      const t0 = performance.now();
+      const r = await run(["revoke", "--yes", "--state-dir", gateway.stateDir, identity.deviceId.slice(0, 12)]);
+      const revokeMs = Math.round(performance.now() - t0);
+      assert(r.exitCode === 0, `revoke exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-1)[0]}`);
+      assert(r.stdout === `${identity.deviceId}\n`, "revoke's stdout is not the full device id");
+      assert(!r.stderr.includes(paired.token) && !r.stdout.includes(paired.token), "revoke printed the device token");
+      const refused = expectRefused(await connect(gateway, { identity, token: paired.token }), "the revoked token");
+      const again = await pairWithBinary(gateway, identity);
+      const back = expectHello(await connect(gateway, { identity, token: again.token }), "after pairing again");
+      return `revoke ${revokeMs} ms; revoked token ${refused}; re-paired ${back}`;
+    });
+
     check(`[${version}] --limited grants no operator.admin`, async () => {
       const identity = await newIdentity();
       const limited = await pairWithBinary(gateway, identity, ["--limited"]);
