@@ -153,13 +153,18 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
           add("permissions", "problem", `${path} is not ${kind === "dir" ? "writable" : "readable and writable"} by this user`, "run as the user that owns the OpenClaw state dir (or fix the owner with chown)");
           continue;
         }
-        if (posix && (mode & 0o077) !== 0) {
+        // A file open to group or others exposes tokens, a folder they can write lets them swap files:
+        // problems. A folder they can only list (older gateways make devices/ 0755 themselves) shows
+        // names, not secrets: a note.
+        const want = kind === "dir" ? 0o700 : 0o600;
+        const exposed = kind === "dir" ? mode & 0o022 : mode & 0o077;
+        if (posix && exposed !== 0) {
           bad++;
-          const want = kind === "dir" ? 0o700 : 0o600;
           add("permissions", "problem", `${path} is ${octal(mode)}, expected ${octal(want)}: group or others have access`, `chmod ${want.toString(8)} ${quotePath(path)}`);
-        }
+        } else if (posix && (mode & 0o077) !== 0)
+          add("permissions", "note", `${path} is ${octal(mode)}: others can list it (its files are what must stay private)`, `chmod ${want.toString(8)} ${quotePath(path)} if you prefer`);
       }
-      if (bad === 0) add("permissions", "ok", posix ? "state dir, device store and relay files: readable and writable, folders 0700, files 0600" : "state dir, device store and relay files: readable and writable");
+      if (bad === 0) add("permissions", "ok", posix ? "state dir, device store and relay files: readable and writable, files 0600, no folder writable by others" : "state dir, device store and relay files: readable and writable");
     });
 
   // Relay URL and credentials (never the secret).

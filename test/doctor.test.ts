@@ -81,7 +81,7 @@ for (const backend of BACKENDS) {
       expect(text).toContain("1 paired device, 1 KokoChat");
       expect(text).toContain(`relay connector running for relay ${h.relay.relayId} (pid ${h.pid})`);
       expect(text).toContain(`the gateway port answers at 127.0.0.1:${h.port}`);
-      expect(text).toContain("folders 0700, files 0600");
+      expect(text).toContain("files 0600, no folder writable by others");
 
       const human = await doctor(s.dir, h.env);
       expect(human.exitCode).toBe(0);
@@ -90,12 +90,22 @@ for (const backend of BACKENDS) {
       expect(snapshot(s.dir)).toEqual(before);
     });
 
+    it("takes a folder others can only list (older gateways make devices/ 0755) as a note, not a problem", async () => {
+      using s = tempStateDir();
+      await healthy(s.dir, backend);
+      chmodSync(join(s.dir, "kokochat-relay"), 0o755);
+      const checks = JSON.parse((await doctor(s.dir, {}, "--json")).stdout).checks as { check: string; status: string; summary: string }[];
+      const permissions = checks.filter((c) => c.check === "permissions");
+      expect(permissions.map((c) => c.status).sort()).toEqual(["note", "ok"]);
+      expect(permissions.find((c) => c.status === "note")!.summary).toContain("kokochat-relay is 0755");
+    });
+
     it("reports each problem with its fix (exit 1), changing nothing, never showing a secret", async () => {
       using s = tempStateDir();
       const h = await healthy(s.dir, backend);
       const storeFile = backend === "sqlite" ? sqliteFile(s.dir) : pairedFile(s.dir);
       chmodSync(storeFile, 0o644);
-      chmodSync(join(s.dir, "kokochat-relay"), 0o755);
+      chmodSync(join(s.dir, "kokochat-relay"), 0o775);
       rmSync(join(s.dir, "kokochat-relay", `${h.relay.relayId}.pid`));
       const env = { OPENCLAW_GATEWAY_PORT: String(closedPort()), KOKOCHAT_RELAY_URL: "wss://relay.example.org/relay" };
       const before = snapshot(s.dir);
@@ -104,7 +114,7 @@ for (const backend of BACKENDS) {
       const found = problems(JSON.parse(r.stdout).checks);
       const about = (pattern: RegExp) => found.find((c) => pattern.test(c.summary));
       expect(about(new RegExp(`${storeFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is 0644, expected 0600`))?.fix).toBe(`chmod 600 '${storeFile}'`);
-      expect(about(/kokochat-relay is 0755, expected 0700/)?.fix).toStartWith("chmod 700 ");
+      expect(about(/kokochat-relay is 0775, expected 0700/)?.fix).toStartWith("chmod 700 ");
       expect(about(/credentials are for relay wss:\/\/deeply.plus\/relay, but the relay is now wss:\/\/relay.example.org\/relay/)?.fix).toContain("KOKOCHAT_RELAY_URL=wss://deeply.plus/relay");
       expect(about(/the connector forwards to ws:\/\/127.0.0.1:\d+, but the gateway is at/)?.fix).toContain("pair a phone again");
       expect(about(/no relay connector is running for relay/)?.fix).toContain("kokochat-pairing service install");

@@ -315,6 +315,29 @@ for (const version of OPENCLAW_VERSIONS) {
       return `revoke ${revokeMs} ms; revoked token ${refused}; re-paired ${back}`;
     });
 
+    check(`[${version}] devices lists the phone from the store this gateway reads, with the gateway's last-use stamp and no token`, async () => {
+      const identity = await newIdentity();
+      const paired = await pairWithBinary(gateway, identity);
+      expectHello(await connect(gateway, { identity, token: paired.token }), "before listing");
+      const r = await run(["devices", "--json", "--state-dir", gateway.stateDir]);
+      assert(r.exitCode === 0, `devices exited ${r.exitCode}`);
+      for (const secret of [paired.token, gateway.secret]) assert(!r.stdout.includes(secret) && !r.stderr.includes(secret), "devices printed a secret");
+      const listed = (JSON.parse(r.stdout).devices as { deviceId: string; token: string; lastUsedAtMs?: number; kokochat: boolean }[]).find((d) => d.deviceId === identity.deviceId);
+      assert(listed, "the paired phone is not listed");
+      assert(listed.kokochat && listed.token === "active", `listed as ${listed.token}, kokochat ${listed.kokochat}`);
+      assert(typeof listed.lastUsedAtMs === "number", "the gateway's last-use stamp is not shown");
+      return `listed, token ${listed.token}, last used ${Date.now() - listed.lastUsedAtMs} ms ago`;
+    });
+
+    check(`[${version}] doctor finds the store, the devices, their permissions and the gateway's port healthy`, async () => {
+      const r = await run(["doctor", "--json", "--state-dir", gateway.stateDir]);
+      assert(!r.stdout.includes(gateway.secret) && !r.stderr.includes(gateway.secret), "doctor printed the gateway's token");
+      const checks = JSON.parse(r.stdout).checks as { check: string; status: string; summary: string }[];
+      const status = (name: string) => checks.filter((c) => c.check === name).map((c) => c.status);
+      for (const name of ["store", "devices", "gateway", "permissions"]) assert(status(name).includes("ok") && !status(name).includes("problem"), `doctor's ${name} check: ${status(name).join(",") || "missing"}`);
+      return checks.map((c) => `${c.check} ${c.status}`).join("; ");
+    });
+
     check(`[${version}] --limited grants no operator.admin`, async () => {
       const identity = await newIdentity();
       const limited = await pairWithBinary(gateway, identity, ["--limited"]);
