@@ -22,7 +22,8 @@ import {
   stateDirOwner,
   systemdRunning,
   uninstallSteps,
-  windowsHint,
+  unsupportedOs,
+  unitBytes,
   type ServicePlace,
 } from "../relay/service.ts";
 import { logPath, recordedConnectors, selfCommand, stopRecordedConnectors, writeFileOrFail } from "../relay/supervisor.ts";
@@ -58,7 +59,7 @@ async function install(place: ServicePlace, stateDir: string, dryRun: boolean): 
   } catch (error) {
     throw fsError(error, dirname(place.path));
   }
-  writeFileOrFail(place.path, unit, 0o644);
+  writeFileOrFail(place.path, unitBytes(place, unit), 0o644);
   info(`wrote ${place.path}`);
   const stopped = await stopRecordedConnectors(stateDir);
   if (stopped) info(`stopped ${stopped} connector${stopped === 1 ? "" : "s"} started by 'pair': the service runs it now`);
@@ -117,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
   const action = positionals[0];
   if (positionals.length !== 1 || !["install", "uninstall", "status"].includes(action!))
     throw usageError("expected 'service install', 'service uninstall' or 'service status': see 'kokochat-pairing --help'");
-  if (process.platform !== "linux" && process.platform !== "darwin") throw windowsHint();
+  if (!["linux", "darwin", "win32"].includes(process.platform)) throw unsupportedOs(process.platform);
   const stateDir = stateDirFrom(process.env, values["state-dir"]);
   const place = servicePlace(process.env);
   const dryRun = values["dry-run"] === true;

@@ -16,11 +16,14 @@ import { CliError } from "../errors.ts";
 export const UNIT_NAME = "kokochat-relay-connector.service";
 export const LAUNCHD_LABEL = "kokochat-relay-connector";
 
-export type ServiceKind = "systemd-system" | "systemd-user" | "launchd";
+export type ServiceKind = "systemd-system" | "systemd-user" | "launchd" | "schtasks";
+
+/** The Windows logon task (Task Scheduler) that runs the connector. */
+export const TASK_NAME = "KokoChatRelayConnector";
 
 export type ServicePlace = {
   kind: ServiceKind;
-  /** The unit or plist file. */
+  /** The unit, plist or task XML file. */
   path: string;
   /** True when KOKOCHAT_SERVICE_DIR redirected it: no service manager is called. */
   overridden: boolean;
@@ -43,13 +46,19 @@ export function servicePlace(env: Env, platform: NodeJS.Platform = process.platf
     const dir = override || (kind === "systemd-system" ? "/etc/systemd/system" : join(home(env), ".config", "systemd", "user"));
     return { kind, path: join(dir, UNIT_NAME), overridden: !!override };
   }
-  throw windowsHint();
+  if (platform === "win32") {
+    // The task definition we register, kept so `uninstall` and `pair` know the task is ours.
+    const local = env.LOCALAPPDATA?.trim() || join(env.USERPROFILE?.trim() || home(env), "AppData", "Local");
+    const dir = override || join(local, "kokochat-pairing");
+    return { kind: "schtasks", path: join(dir, "kokochat-relay-connector.xml"), overridden: !!override };
+  }
+  throw unsupportedOs(platform);
 }
 
-export function windowsHint(): CliError {
+export function unsupportedOs(platform: string): CliError {
   return new CliError(
     "refused",
-    "no service support on this OS: run 'kokochat-pairing connector' at logon instead, e.g. schtasks /Create /SC ONLOGON /TN KokoChatRelayConnector /TR \"kokochat-pairing connector\"",
+    `no service support on ${platform}: run 'kokochat-pairing connector' from your system's service manager or at login instead`,
   );
 }
 
@@ -62,7 +71,7 @@ export const systemdRunning = (): boolean => existsSync("/run/systemd/system") &
  */
 export function installedService(env: Env, platform: NodeJS.Platform = process.platform): ServicePlace | undefined {
   const override = env.KOKOCHAT_SERVICE_DIR?.trim();
-  if (platform === "darwin") {
+  if (platform === "darwin" || platform === "win32") {
     const place = servicePlace(env, platform);
     return existsSync(place.path) ? place : undefined;
   }
@@ -158,8 +167,77 @@ ${env}  </dict>
 `;
 }
 
+/** One Windows command-line argument, quoted so CommandLineToArgvW gives it back unchanged. */
+export function windowsQuote(arg: string): string {
+  if (/[\n\r\0]/.test(arg)) throw new CliError("usage", "a path for the logon task holds a line break: move it to a plain path");
+  return `"${arg.replace(/(\\*)"/g, '$1$1\\"').replace(/(\\+)$/, "$1$1")}"`;
+}
+
+/**
+ * A Task Scheduler task (schema 1.2) that starts the connector at this user's
+ * logon, hidden, without privileges, with no time limit, restarted on failure.
+ * Tasks carry no environment: the connector reads the state dir it is given.
+ */
+export function renderWindowsTask(u: UnitInput, userId: string | undefined): string {
+  const [command, ...args] = u.command;
+  return `<?xml version="1.0" encoding="UTF-16"?>
+<!-- Written by 'kokochat-pairing service install'. Remove with 'kokochat-pairing service uninstall'. -->
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo>
+    <Description>KokoChat relay connector for the local OpenClaw gateway</Description>
+  </RegistrationInfo>
+  <Triggers>
+    <LogonTrigger>
+      <Enabled>true</Enabled>
+${userId ? `      <UserId>${xml(userId)}</UserId>
+` : ""}    </LogonTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="Author">
+${userId ? `      <UserId>${xml(userId)}</UserId>
+` : ""}      <LogonType>InteractiveToken</LogonType>
+      <RunLevel>LeastPrivilege</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+    <StartWhenAvailable>true</StartWhenAvailable>
+    <ExecutionTimeLimit>PT0S</ExecutionTimeLimit>
+    <Hidden>true</Hidden>
+    <RestartOnFailure>
+      <Interval>PT1M</Interval>
+      <Count>999</Count>
+    </RestartOnFailure>
+  </Settings>
+  <Actions Context="Author">
+    <Exec>
+      <Command>${xml(command ?? "")}</Command>
+      <Arguments>${xml(args.map(windowsQuote).join(" "))}</Arguments>
+    </Exec>
+  </Actions>
+</Task>
+`;
+}
+
+/** The current Windows user as Task Scheduler names it (DOMAIN\user), when the environment says. */
+const windowsUser = () => {
+  const user = process.env.USERNAME?.trim();
+  const domain = process.env.USERDOMAIN?.trim();
+  return user ? (domain ? `${domain}\\${user}` : user) : undefined;
+};
+
 export function renderUnit(place: ServicePlace, u: UnitInput): string {
-  return place.kind === "launchd" ? renderLaunchdPlist(u) : renderSystemdUnit(place.kind, u);
+  if (place.kind === "launchd") return renderLaunchdPlist(u);
+  if (place.kind === "schtasks") return renderWindowsTask(u, windowsUser());
+  return renderSystemdUnit(place.kind, u);
+}
+
+/** The bytes of a unit file: Task Scheduler reads its XML as UTF-16 with a byte-order mark. */
+export function unitBytes(place: ServicePlace, unit: string): string | Uint8Array {
+  if (place.kind !== "schtasks") return unit;
+  return new Uint8Array(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(unit.replace(/\r?\n/g, "\r\n"), "utf16le")]));
 }
 
 /** Owner uid of the state dir when a root-installed system unit should run as that user. */
@@ -180,7 +258,11 @@ export type ManagerStep = { argv: string[]; allowFail?: boolean };
 const systemctl = (kind: ServiceKind, ...args: string[]) => (kind === "systemd-user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args]);
 const launchDomain = () => `gui/${typeof process.getuid === "function" ? process.getuid() : 0}`;
 
+const schtasks = (...args: string[]) => ["schtasks", ...args, "/TN", TASK_NAME];
+
 export function installSteps(place: ServicePlace): ManagerStep[] {
+  if (place.kind === "schtasks")
+    return [{ argv: [...schtasks("/Create", "/XML", place.path), "/F"] }, { argv: schtasks("/Run") }];
   if (place.kind === "launchd")
     return [
       { argv: ["launchctl", "bootout", `${launchDomain()}/${LAUNCHD_LABEL}`], allowFail: true },
@@ -194,15 +276,17 @@ export function installSteps(place: ServicePlace): ManagerStep[] {
 }
 
 export function uninstallSteps(place: ServicePlace): ManagerStep[] {
+  if (place.kind === "schtasks") return [{ argv: schtasks("/End"), allowFail: true }, { argv: [...schtasks("/Delete"), "/F"], allowFail: true }];
   if (place.kind === "launchd") return [{ argv: ["launchctl", "bootout", `${launchDomain()}/${LAUNCHD_LABEL}`], allowFail: true }];
   return [{ argv: systemctl(place.kind, "disable", "--now", UNIT_NAME), allowFail: true }];
 }
 
 export function afterUninstallSteps(place: ServicePlace): ManagerStep[] {
-  return place.kind === "launchd" ? [] : [{ argv: systemctl(place.kind, "daemon-reload"), allowFail: true }];
+  return place.kind === "launchd" || place.kind === "schtasks" ? [] : [{ argv: systemctl(place.kind, "daemon-reload"), allowFail: true }];
 }
 
 export function restartSteps(place: ServicePlace): ManagerStep[] {
+  if (place.kind === "schtasks") return [{ argv: schtasks("/End"), allowFail: true }, { argv: schtasks("/Run") }];
   if (place.kind === "launchd") return [{ argv: ["launchctl", "kickstart", "-k", `${launchDomain()}/${LAUNCHD_LABEL}`] }];
   return [{ argv: systemctl(place.kind, "restart", UNIT_NAME) }];
 }
@@ -238,6 +322,7 @@ export function serviceState(place: ServicePlace, run: StepRunner = runStep): st
     const r = run({ argv: ["launchctl", "print", `${launchDomain()}/${LAUNCHD_LABEL}`], allowFail: true });
     return r.ok ? "loaded" : "not loaded";
   }
+  if (place.kind === "schtasks") return run({ argv: schtasks("/Query"), allowFail: true }).ok ? "registered" : "not registered";
   const r = run({ argv: systemctl(place.kind, "is-active", UNIT_NAME), allowFail: true });
   return r.output.trim() || (r.ok ? "active" : "unknown");
 }

@@ -134,7 +134,7 @@ export function readPidFile(path: string): PidRecord | undefined {
 }
 
 /** Write the pid file (or a unit) atomically with `mode`; file-system failures become CliErrors. */
-export function writeFileOrFail(path: string, text: string, mode = 0o600): void {
+export function writeFileOrFail(path: string, text: string | Uint8Array, mode = 0o600): void {
   try {
     writeFileAtomic(path, text, mode);
   } catch (error) {

@@ -2,7 +2,20 @@ import { describe, expect, it, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { renderLaunchdPlist, renderSystemdUnit, systemdQuote, UNIT_NAME } from "../../src/relay/service.ts";
+import {
+  installSteps,
+  renderLaunchdPlist,
+  renderSystemdUnit,
+  renderWindowsTask,
+  restartSteps,
+  servicePlace,
+  systemdQuote,
+  TASK_NAME,
+  uninstallSteps,
+  unitBytes,
+  UNIT_NAME,
+  windowsQuote,
+} from "../../src/relay/service.ts";
 import { binary, run } from "../support/binary.ts";
 
 // Real processes and sockets: allow for a loaded CI machine.
@@ -81,5 +94,53 @@ describe("service unit rendering", () => {
     expect(plist).toContain("<key>KeepAlive</key>\n  <true/>");
     expect(plist).toContain("<string>/a&amp;b/bin</string>");
     expect(plist).toContain("<key>RunAtLoad</key>");
+  });
+});
+
+describe("the Windows logon task (Task Scheduler)", () => {
+  const unit = {
+    command: ["C:\\Tools\\kokochat-pairing.exe", "connector", "--state-dir", "C:\\Users\\ann\\.openclaw"],
+    environment: {},
+    logPath: "",
+  };
+
+  it("is kept under LOCALAPPDATA and registered, started and removed with schtasks by its task name", () => {
+    const place = servicePlace({ LOCALAPPDATA: "C:\\Users\\ann\\AppData\\Local" }, "win32");
+    expect(place.kind).toBe("schtasks");
+    expect(place.path).toEndWith("kokochat-relay-connector.xml");
+    expect(installSteps(place).map((s) => s.argv)).toEqual([
+      ["schtasks", "/Create", "/XML", place.path, "/TN", TASK_NAME, "/F"],
+      ["schtasks", "/Run", "/TN", TASK_NAME],
+    ]);
+    expect(restartSteps(place).map((s) => s.argv[1])).toEqual(["/End", "/Run"]);
+    expect(uninstallSteps(place).map((s) => [s.argv[1], s.allowFail])).toEqual([["/End", true], ["/Delete", true]]);
+  });
+
+  it("starts the connector at this user's logon, hidden, unprivileged, without a time limit, restarted on failure", () => {
+    const xml = renderWindowsTask(unit, "PC\\ann");
+    expect(xml).toContain("<LogonTrigger>");
+    expect(xml.match(/<UserId>PC\\ann<\/UserId>/g)).toHaveLength(2);
+    expect(xml).toContain("<RunLevel>LeastPrivilege</RunLevel>");
+    expect(xml).toContain("<ExecutionTimeLimit>PT0S</ExecutionTimeLimit>");
+    expect(xml).toContain("<Hidden>true</Hidden>");
+    expect(xml).toContain("<RestartOnFailure>");
+    expect(xml).toContain("<Command>C:\\Tools\\kokochat-pairing.exe</Command>");
+    expect(xml).toContain("<Arguments>&quot;connector&quot; &quot;--state-dir&quot; &quot;C:\\Users\\ann\\.openclaw&quot;</Arguments>");
+  });
+
+  it("quotes arguments so Windows hands them back unchanged (CommandLineToArgvW rules)", () => {
+    expect(windowsQuote("C:\\Program Files\\k")).toBe('"C:\\Program Files\\k"');
+    expect(windowsQuote("C:\\dir\\")).toBe('"C:\\dir\\\\"'); // a trailing backslash would escape the closing quote
+    expect(windowsQuote('a"b')).toBe('"a\\"b"');
+    expect(windowsQuote('a\\"b')).toBe('"a\\\\\\"b"');
+    expect(() => windowsQuote("a\nb")).toThrow(/line break/);
+  });
+
+  it("writes the task XML as UTF-16LE with a byte-order mark and CRLF, as schtasks /XML reads it", () => {
+    const place = servicePlace({ LOCALAPPDATA: "C:\\L" }, "win32");
+    const bytes = Buffer.from(unitBytes(place, "<a>\n</a>\n") as Uint8Array);
+    expect([...bytes.subarray(0, 2)]).toEqual([0xff, 0xfe]);
+    expect(bytes.subarray(2).toString("utf16le")).toBe("<a>\r\n</a>\r\n");
+    expect(unitBytes(servicePlace({ HOME: "/home/ann" }, "darwin"), "x")).toBe("x"); // other units stay text
   });
 });

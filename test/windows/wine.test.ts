@@ -474,13 +474,18 @@ describe.skipIf(missing !== undefined)("the windows-x64 binary under wine", () =
   });
   describe("the relay connector (loopback relay and gateway on the Linux side)", () => {
     it(
-      "`service install` says there is no service support on Windows yet and how to run the connector at logon (77)",
+      "`service install --dry-run` prints the logon task for this .exe and the schtasks commands; `service status` says none is installed",
       async () => {
-        const r = await wine.run(["service", "install"]);
-        expect(r.exitCode).toBe(77);
-        expect(r.stdout).toBe("");
-        expect(oneLine(r)).toHaveLength(1);
-        expect(oneLine(r)[0]).toContain("schtasks /Create /SC ONLOGON");
+        using s = tempStateDir();
+        const r = await wine.run(["service", "install", "--dry-run", "--state-dir", winPath(s.dir)]);
+        expect(r.exitCode).toBe(0);
+        expect(r.stdout).toContain("<LogonTrigger>");
+        expect(r.stdout).toMatch(/<Command>[A-Za-z]:\\.*kokochat-pairing[^<]*\.exe<\/Command>/);
+        expect(r.stdout).toContain(`&quot;--state-dir&quot; &quot;${winPath(s.dir)}&quot;`);
+        expect(r.stderr).toContain("schtasks /Create /XML");
+        const status = await wine.run(["service", "status", "--state-dir", winPath(s.dir)]);
+        expect(status.exitCode).toBe(0);
+        expect(status.stdout).toBe("not running\n");
       },
       TEST_TIMEOUT_MS,
     );
