@@ -77,7 +77,16 @@ function readText(path: string): string | undefined {
   }
 }
 
-const serialise = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+/**
+ * One entry per line: as readable as an indented file and as fast as a compact
+ * one (JSC's indenting stringify is ~20× slower: 19 ms for 1,000 devices).
+ */
+const serialise = (value: Record<string, unknown>) => {
+  const entries = Object.entries(value)
+    .filter(([, entry]) => entry !== undefined) // as JSON.stringify leaves them out
+    .map(([key, entry]) => `  ${JSON.stringify(key)}: ${JSON.stringify(entry)}`);
+  return entries.length === 0 ? "{}\n" : `{\n${entries.join(",\n")}\n}\n`;
+};
 
 export type JsonOutcome = { rotated: boolean };
 
