@@ -6,7 +6,8 @@ import { writeFileSync } from "node:fs";
  * KOKOCHAT_TEST_HANG_AT=<step> stops there until killed.
  * Steps: pair-start, atomic-open, atomic-write, atomic-rename, json-locked, sqlite-in-transaction.
  * KOKOCHAT_TEST_CLOBBER_AT=json-written puts back the snapshot read before our
- * write, once, as a gateway writing between our read and our rename would.
+ * write, once, as a gateway writing between our read and our rename would;
+ * =json-unlocked does it just after our locked write, before the settle watch.
  */
 export function checkpoint(step: string): void {
   if (process.env.KOKOCHAT_TEST_FAIL_AT === step) throw Object.assign(new Error(`injected failure at ${step}`), { code: "EIO" });

@@ -120,11 +120,11 @@ describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
   });
 
   describe("a gateway that persists a stale snapshot after our write (OpenClaw 2026.5.22)", () => {
-    async function pairAgainstStaleWriter(env: Record<string, string>) {
+    async function pairAgainstStaleWriter(env: Record<string, string>, delayMs = 150) {
       using s = tempStateDir();
       makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
       expect((await pairInto(s.dir, requestCode(newIdentity()))).exitCode).toBe(0); // relay credentials exist
-      const writer = Bun.spawn([process.execPath, join(import.meta.dir, "support", "stale-writer.ts"), pairedFile(s.dir), "150"], { stdout: "pipe" });
+      const writer = Bun.spawn([process.execPath, join(import.meta.dir, "support", "stale-writer.ts"), pairedFile(s.dir), String(delayMs)], { stdout: "pipe" });
       const out = writer.stdout.getReader();
       expect(new TextDecoder().decode((await out.read()).value)).toContain("ready");
       const id = newIdentity();
@@ -149,6 +149,17 @@ describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
       const { r, paired, id } = await pairAgainstStaleWriter({ KOKOCHAT_JSON_SETTLE_MS: "1500" });
       expect(r.exitCode).toBe(0);
       expect(paired[id.deviceId]?.tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
+    });
+
+    it("catches a stale snapshot that lands between our locked write and the watch's first look", async () => {
+      using s = tempStateDir();
+      makeJsonStore(s.dir, { keep: { deviceId: "keep", publicKey: "k" } });
+      const id = newIdentity();
+      const r = await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(id)], {
+        env: { KOKOCHAT_JSON_SETTLE_MS: "300", KOKOCHAT_TEST_CLOBBER_AT: "json-unlocked" },
+      });
+      expect(r.exitCode).toBe(0);
+      expect(readJson(pairedFile(s.dir))[id.deviceId]?.tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
     });
 
     it("(the failure it prevents) loses the device without the watch", async () => {

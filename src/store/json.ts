@@ -111,6 +111,7 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
   const f = filesOf(stateDir);
   let first: { result: T } | undefined;
   let applied: (record: DeviceRecord | undefined) => boolean = () => true;
+  let asRead = () => ""; // paired.json as the last step read it, for the test hook only
   const step = () =>
     withLock(f.lock, "devices/paired.json", () => {
       checkpoint("json-locked");
@@ -126,7 +127,8 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
         const written = serialise(paired);
         writeFileAtomic(f.paired, written);
         // Test hook; the snapshot (paired.json as read) is serialised only when it is armed.
-        simulateClobber("json-written", f.paired, () => serialise({ ...paired, [deviceId]: before }));
+        asRead = () => serialise({ ...paired, [deviceId]: before });
+        simulateClobber("json-written", f.paired, asRead);
         const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
         if (stale.length > 0) {
           for (const key of stale) delete pending[key];
@@ -138,12 +140,17 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
         // Our bytes still there settle it without parsing the file again (the big cost
         // with many devices); anything else is parsed and must hold our change.
         if (readText(f.paired) === written) return;
-        if (applied(readPaired(f)[deviceId])) return;
+        try {
+          if (applied(readPaired(f)[deviceId])) return;
+        } catch {
+          // caught mid-write by a writer without our lock: treat it as a clobber and redo
+        }
       }
       throw new CliError("busy", "devices/paired.json kept changing under us (is the gateway rewriting it?): try again in a moment");
     });
   try {
     await step();
+    simulateClobber("json-unlocked", f.paired, asRead);
     if (settleMs > 0) await settle(f, deviceId, () => applied, step, settleMs);
   } catch (error) {
     throw fsError(error, "devices/paired.json");
@@ -176,7 +183,9 @@ async function settle(
   step: () => Promise<void>,
   settleMs: number,
 ): Promise<void> {
-  let seen = stamp(f.paired);
+  // Read the file at least once: a stale snapshot may have landed between our
+  // read-back and this first look, and a stamp taken now would call it "ours".
+  let seen = "";
   let deadline = Date.now() + settleMs;
   for (let redo = 0; Date.now() < deadline; ) {
     await Bun.sleep(10);
@@ -193,7 +202,7 @@ async function settle(
     if (++redo > MAX_REDO)
       throw new CliError("busy", "the gateway keeps rewriting devices/paired.json over our change: try again in a moment");
     await step();
-    seen = stamp(f.paired);
+    seen = "";
     deadline = Date.now() + settleMs;
   }
 }
