@@ -35,7 +35,11 @@ function unitFor(place: ServicePlace, stateDir: string): string {
   const environment: Record<string, string> = { OPENCLAW_STATE_DIR: stateDir };
   for (const key of PASSED_ENV) {
     const value = process.env[key]?.trim();
-    if (value) environment[key] = value;
+    if (!value) continue;
+    // A logon task carries no environment: the connector would silently use another gateway.
+    if (place.kind === "schtasks")
+      throw new CliError("usage", `${key} cannot be passed to a Windows logon task: put the gateway's port in openclaw.json (gateway.port) and unset ${key}`);
+    environment[key] = value;
   }
   const user = place.kind === "systemd-system" ? stateDirOwner(stateDir) : undefined;
   return renderUnit(place, {
@@ -123,7 +127,7 @@ export async function run(argv: string[]): Promise<number> {
   const place = servicePlace(process.env);
   const dryRun = values["dry-run"] === true;
   if (action === "install") {
-    if (!dryRun && !place.overridden && place.kind !== "launchd" && !systemdRunning())
+    if (!dryRun && !place.overridden && place.kind.startsWith("systemd") && !systemdRunning())
       throw new CliError("refused", "systemd is not running here: run 'kokochat-pairing connector' under your own process supervisor");
     return install(place, stateDir, dryRun);
   }
