@@ -10,7 +10,7 @@ import { CliError, errno, type ErrorCode } from "./errors.ts";
 import { KOKOCHAT_CLIENT_IDS, readDevices, summarise } from "./devices.ts";
 import { configPath, effectiveEnv, localGatewayUrl, readOpenClawConfig, type OpenClawConfig } from "./openclaw/config.ts";
 import { connectorConfigPath, credentialsPath, readCredentials, relayDir, relayUrlFrom, reusable, type RelayCredentials } from "./relay/credentials.ts";
-import { installedService, serviceState, UNIT_NAME } from "./relay/service.ts";
+import { installedService, serviceState, TASK_NAME, UNIT_NAME } from "./relay/service.ts";
 import { isOurs, pidPath, readPidFile } from "./relay/supervisor.ts";
 import { pairedJsonPath, selectStore, sqlitePath, type StoreTarget } from "./store/select.ts";
 import { checkSchema, openDatabase } from "./store/sqlite.ts";
@@ -261,21 +261,38 @@ type Add = (check: string, status: CheckStatus, summary: string, fix?: string) =
  * supervisor records it), or the installed service is active. Kills nothing,
  * starts nothing; the service manager is only asked for the state.
  */
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 function checkConnector(stateDir: string, relayId: string, env: NodeJS.ProcessEnv, add: Add): void {
   const record = readPidFile(pidPath(stateDir, relayId));
   let running: string | undefined;
   let stale: string | undefined;
   if (record) {
     if (isOurs(record, connectorConfigPath(stateDir, relayId))) running = `pid ${record.pid}`;
+    // Windows has no identity check: a live recorded pid is taken as ours, as the supervisor does.
+    else if (process.platform === "win32" && record.configPath === connectorConfigPath(stateDir, relayId) && isAlive(record.pid))
+      running = `pid ${record.pid}, not verified on Windows`;
     else stale = `the pid file names pid ${record.pid}, which is not our running connector`;
   }
   const place = installedService(env);
   if (place) {
-    const label = place.kind === "launchd" ? "launchd agent kokochat-relay-connector" : `${place.kind === "systemd-user" ? "user " : ""}unit ${UNIT_NAME}`;
+    const label =
+      place.kind === "launchd"
+        ? "launchd agent kokochat-relay-connector"
+        : place.kind === "schtasks"
+          ? `logon task ${TASK_NAME}`
+          : `${place.kind === "systemd-user" ? "user " : ""}unit ${UNIT_NAME}`;
     const state = serviceState(place);
-    if (state === "active" || state === "loaded") running = running ? `${running}; ${label} ${state}` : `${label} ${state}`;
+    if (state === "active" || state === "loaded" || state === "registered") running = running ? `${running}; ${label} ${state}` : `${label} ${state}`;
     else {
-      const restart = place.kind === "launchd" ? "kokochat-pairing service install" : `systemctl ${place.kind === "systemd-user" ? "--user " : ""}restart ${UNIT_NAME}`;
+      const restart = place.kind.startsWith("systemd") ? `systemctl ${place.kind === "systemd-user" ? "--user " : ""}restart ${UNIT_NAME}` : "kokochat-pairing service install";
       add("connector", "problem", `${label} is installed but ${state}`, `${restart}; its log tells why it stopped`);
     }
   }

@@ -251,6 +251,25 @@ describe("relay credentials and connector config", () => {
     expect(moved.url).toStartWith("wss://relay.example.org/v1/gateway/");
   });
 
+  it("reuses credentials an older installer stored as https://…/, storing them in today's form", async () => {
+    using s = tempStateDir();
+    mkdirSync(join(s.dir, "kokochat-relay"), { mode: 0o700 });
+    const old = { relayUrl: "https://deeply.plus/relay/", relayId: "A".repeat(24), relaySecret: "B".repeat(43), createdAtMs: 1 };
+    writeFileSync(join(s.dir, "kokochat-relay", "relay.json"), JSON.stringify(old), { mode: 0o600 });
+    const code = decodeSetupCode((await pair(s.dir, [requestCode(newIdentity())])).stdout);
+    expect(code.relay.id).toBe(old.relayId);
+    expect(code.url).toStartWith(`wss://deeply.plus/relay/v1/gateway/${old.relayId}?secret=`);
+    expect(readJson(join(s.dir, "kokochat-relay", "relay.json"))).toEqual({ ...old, relayUrl: "wss://deeply.plus/relay" });
+    expect(readJson(join(s.dir, "kokochat-relay", `${old.relayId}.json`)).relayUrl).toBe("wss://deeply.plus/relay");
+  });
+
+  it("refuses a KOKOCHAT_LOCAL_GATEWAY_URL that is not a ws:// URL (64) before writing anything", async () => {
+    using s = tempStateDir();
+    const r = await pair(s.dir, [requestCode(newIdentity())], { env: { KOKOCHAT_LOCAL_GATEWAY_URL: "garbage" } });
+    expect(r.exitCode).toBe(64);
+    expect(snapshot(s.dir)).toEqual({});
+  });
+
   it("takes the relay URL and gateway port from openclaw.env and openclaw.json, process env winning", async () => {
     using s = tempStateDir();
     writeFileSync(join(s.dir, "openclaw.env"), '# from the old installer\r\nKOKOCHAT_RELAY_URL="https://relay.from-file.example/base"\r\nOPENCLAW_GATEWAY_PORT=19000\r\n');

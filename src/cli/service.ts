@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CliError, errno, fsError, usageError } from "../errors.ts";
 import { parse } from "./args.ts";
-import { info, result } from "./output.ts";
+import { info, result, warn } from "./output.ts";
 import { stateDirFrom } from "../relay/connector-config.ts";
 import {
   afterUninstallSteps,
@@ -65,7 +65,9 @@ async function install(place: ServicePlace, stateDir: string, dryRun: boolean): 
   }
   writeFileOrFail(place.path, unitBytes(place, unit), 0o644);
   info(`wrote ${place.path}`);
-  const stopped = await stopRecordedConnectors(stateDir);
+  const stopped = await stopRecordedConnectors(stateDir, undefined, (pid) =>
+    warn(`a connector started by 'pair' may still run as pid ${pid}: end it (Task Manager, or 'taskkill /PID ${pid}') so only the service's connector serves the relay`),
+  );
   if (stopped) info(`stopped ${stopped} connector${stopped === 1 ? "" : "s"} started by 'pair': the service runs it now`);
   runSteps(place, installSteps(place), runStep, info);
   if (place.kind === "systemd-user")

@@ -72,7 +72,15 @@ export function readOpenClawConfig(stateDir: string, env: NodeJS.ProcessEnv): Op
 /** The local gateway's WebSocket URL: KOKOCHAT_LOCAL_GATEWAY_URL, else ws://127.0.0.1:<port>. */
 export function localGatewayUrl(config: OpenClawConfig, env: NodeJS.ProcessEnv): string {
   const override = env.KOKOCHAT_LOCAL_GATEWAY_URL?.trim();
-  if (override) return override;
+  if (override) {
+    let protocol = "";
+    try {
+      protocol = new URL(override).protocol;
+    } catch {}
+    if (protocol !== "ws:" && protocol !== "wss:")
+      throw new CliError("usage", "KOKOCHAT_LOCAL_GATEWAY_URL is not a ws:// or wss:// URL: set it like ws://127.0.0.1:18789, or unset it");
+    return override;
+  }
   const fromEnv = Number(env.OPENCLAW_GATEWAY_PORT);
   const port = Number.isInteger(fromEnv) && fromEnv > 0 && fromEnv < 65536 ? fromEnv : (config.gatewayPort ?? DEFAULT_GATEWAY_PORT);
   return `ws://127.0.0.1:${port}`;

@@ -108,7 +108,8 @@ export function connectorUrl(c: Pick<ConnectorConfig, "relayUrl" | "relayId" | "
 export function redactor(secret: string): (line: string) => string {
   const forms = [...new Set([secret, encodeURIComponent(secret)])].filter((s) => s.length >= 8);
   return (line) => {
-    let out = line.replace(/([?&]secret=)[^&\s'"]*/gi, "$1<redacted>");
+    // One line per event: control characters a peer put in a close reason become "?".
+    let out = line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, "?").replace(/([?&]secret=)[^&\s'"]*/gi, "$1<redacted>");
     for (const form of forms) out = out.split(form).join("<redacted>");
     return out;
   };
@@ -125,7 +126,8 @@ export function sendableCode(code: unknown, fallback: number = CLOSE.normal): nu
 /** A close reason we may put on the wire: a string of at most 123 UTF-8 bytes. */
 export function sendableReason(reason: unknown): string {
   if (typeof reason !== "string") return "";
-  let out = reason;
+  // At most 123 bytes; cut characters first so a huge reason costs one slice, not a loop per character.
+  let out = reason.slice(0, 123);
   while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
   return out;
 }

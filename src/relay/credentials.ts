@@ -104,8 +104,10 @@ export async function ensureCredentials(stateDir: string, relayUrl: string, gate
       const path = credentialsPath(stateDir);
       const current = readCredentials(path);
       const minted = !reusable(current, relayUrl);
-      const credentials = minted ? { relayUrl, relayId: randomToken(18), relaySecret: randomToken(32), createdAtMs: Date.now() } : current;
-      if (minted) writeFileAtomic(path, `${JSON.stringify(credentials, null, 2)}\n`);
+      // Reused credentials written by an older installer (https://…/) are kept in today's form, so the
+      // setup code, the connector config and relay.json all carry the same URL.
+      const credentials = minted ? { relayUrl, relayId: randomToken(18), relaySecret: randomToken(32), createdAtMs: Date.now() } : { ...current, relayUrl };
+      if (minted || current.relayUrl !== relayUrl) writeFileAtomic(path, `${JSON.stringify(credentials, null, 2)}\n`);
       const configPath = connectorConfigPath(stateDir, credentials.relayId);
       const config: ConnectorConfig = { relayUrl, relayId: credentials.relayId, relaySecret: credentials.relaySecret, gatewayUrl };
       const text = `${JSON.stringify(config, null, 2)}\n`;

@@ -179,7 +179,7 @@ async function stopVerified(record: PidRecord): Promise<void> {
  * `keepRelayId`'s), only after verifying each is ours; a pid file that names a
  * dead or foreign process is just removed.
  */
-export async function stopRecordedConnectors(stateDir: string, keepRelayId?: string): Promise<number> {
+export async function stopRecordedConnectors(stateDir: string, keepRelayId?: string, onUnverified?: (pid: number) => void): Promise<number> {
   const dir = relayDir(stateDir);
   let names: string[];
   try {
@@ -196,6 +196,10 @@ export async function stopRecordedConnectors(stateDir: string, keepRelayId?: str
     if (record && isOurs(record)) {
       await stopVerified(record);
       stopped++;
+    } else if (process.platform === "win32" && record && record.pid > 0 && alive(record.pid)) {
+      // Windows gives no identity check, so it is never signalled; keep it recorded rather than forget it running.
+      onUnverified?.(record.pid);
+      continue;
     }
     rmSync(path, { force: true });
   }

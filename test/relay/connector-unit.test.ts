@@ -30,3 +30,13 @@ describe("connector helpers", () => {
     expect(sendableReason(42)).toBe("");
   });
 });
+
+describe("connector log and close-reason hygiene", () => {
+  it("keeps a peer's close reason to 123 bytes however long it is, in one slice", () => {
+    expect(Buffer.byteLength(sendableReason("é".repeat(8_000_000)))).toBeLessThanOrEqual(123);
+  });
+
+  it("turns control characters a peer sent into ?, so a log line stays one line", () => {
+    expect(redactor("s".repeat(43))("closed (1000 bye\nFAKE LINE\r)")).toBe("closed (1000 bye?FAKE LINE?)");
+  });
+});
