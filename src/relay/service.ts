@@ -295,10 +295,14 @@ export type StepRunner = (step: ManagerStep) => { ok: boolean; output: string };
 
 /** Run one service-manager command; its output is kept for an error line, never echoed whole. */
 export const runStep: StepRunner = (step) => {
-  const r = Bun.spawnSync(step.argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
+  // A service manager that hangs must not hang `pair`: give up after a while and say so.
+  const r = Bun.spawnSync(step.argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" }, timeout: STEP_TIMEOUT_MS });
   const output = `${r.stdout.toString()}${r.stderr.toString()}`.trim().split("\n")[0] ?? "";
+  if (r.exitCode === null) return { ok: false, output: output || `no answer within ${STEP_TIMEOUT_MS / 1000} s` };
   return { ok: r.exitCode === 0, output };
 };
+
+const STEP_TIMEOUT_MS = 20_000;
 
 /** Run steps in order; a failing step that is not allowed to fail is a CliError naming the command. */
 export function runSteps(place: ServicePlace, steps: ManagerStep[], run: StepRunner, say: (line: string) => void): void {
