@@ -9,12 +9,16 @@ import { join } from "node:path";
 import { CliError, errno, type ErrorCode } from "./errors.ts";
 import { KOKOCHAT_CLIENT_IDS, readDevices, summarise } from "./devices.ts";
 import { configPath, effectiveEnv, localGatewayUrl, readOpenClawConfig, type OpenClawConfig } from "./openclaw/config.ts";
-import { connectorConfigPath, credentialsPath, readCredentials, relayDir, relayUrlFrom, reusable, type RelayCredentials } from "./relay/credentials.ts";
+import { connectorConfigPath, credentialsPath, readCredentials, relayDir, relayUrlFrom, reusable, RELAY_ID_RE, RELAY_SECRET_RE, type RelayCredentials } from "./relay/credentials.ts";
 import { installedService, serviceState, TASK_NAME, UNIT_NAME } from "./relay/service.ts";
 import { isOurs, pidPath, readPidFile } from "./relay/supervisor.ts";
 import { pairedJsonPath, selectStore, sqlitePath, type StoreTarget } from "./store/select.ts";
 import { checkSchema, openDatabase } from "./store/sqlite.ts";
 import { resolveStateDir, systemProbe } from "./store/statedir.ts";
+import { isAlive } from "./store/lock.ts";
+
+/** `reusable` as a plain boolean: its type guard would narrow `creds` to never in the branch that reports them. */
+const sameRelay = (c: RelayCredentials, url: string): boolean => reusable(c, url);
 
 export type CheckStatus = "ok" | "note" | "problem";
 export type Check = { check: string; status: CheckStatus; summary: string; fix?: string };
@@ -40,7 +44,6 @@ const FIXES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** The credentials serve this relay URL (a stored https:// or trailing / still counts). */
-const sameRelay = (c: RelayCredentials, url: string): boolean => reusable(c, url);
 
 const quotePath = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0");
@@ -185,7 +188,7 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
       add("relay", "problem", "kokochat-relay/relay.json is not readable JSON credentials", "pair a phone again: new credentials are made, and phones paired before must be paired again");
       return;
     }
-    if (!/^[A-Za-z0-9_-]{16,160}$/.test(creds.relayId) || !/^[A-Za-z0-9_-]{32,256}$/.test(creds.relaySecret)) {
+    if (!RELAY_ID_RE.test(creds.relayId) || !RELAY_SECRET_RE.test(creds.relaySecret)) {
       add("relay", "problem", "kokochat-relay/relay.json holds a relay id or secret of the wrong shape", "pair a phone again: new credentials are made, and phones paired before must be paired again");
       return;
     }
@@ -261,15 +264,6 @@ type Add = (check: string, status: CheckStatus, summary: string, fix?: string) =
  * supervisor records it), or the installed service is active. Kills nothing,
  * starts nothing; the service manager is only asked for the state.
  */
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 function checkConnector(stateDir: string, relayId: string, env: NodeJS.ProcessEnv, add: Add): void {
   const record = readPidFile(pidPath(stateDir, relayId));
   let running: string | undefined;

@@ -23,7 +23,7 @@ Usage:
   kokochat-pairing [pair] [REQUEST…]   approve a pairing request, print the setup code
   kokochat-pairing connector           run the relay connector in the foreground
   kokochat-pairing service install|uninstall|status
-                                       run the connector as a service (systemd/launchd)
+                                       run the connector as a service (systemd/launchd/logon task)
   kokochat-pairing devices             list paired devices (never their tokens)
   kokochat-pairing revoke DEVICE       revoke a device's operator token
   kokochat-pairing doctor              explain what the tool sees and what is wrong

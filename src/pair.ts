@@ -83,9 +83,9 @@ export async function pair(input: Input, options: PairOptions, processEnv: NodeJ
 
   assertOwnedByUs(state.dir);
   // Relay credentials before the device: if they cannot be made, the phone's current token still works.
-  const relay = await ensureCredentials(state.dir, relayUrl, localGatewayUrl(config, env));
-  const token = randomToken(32);
   const gatewayUrl = localGatewayUrl(config, env);
+  const relay = await ensureCredentials(state.dir, relayUrl, gatewayUrl);
+  const token = randomToken(32);
   const outcome =
     store.kind === "sqlite"
       ? approveSqlite(store.path, approval(token))

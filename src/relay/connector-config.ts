@@ -14,10 +14,11 @@ import type { ConnectorConfig } from "./connector.ts";
 // The same paths as credentials.ts, without importing it: the long-running
 // connector then never loads the crypto and store modules (less memory).
 export const relayDir = (stateDir: string) => join(stateDir, "kokochat-relay");
-const credentialsPath = (stateDir: string) => join(relayDir(stateDir), "relay.json");
+export const credentialsPath = (stateDir: string) => join(relayDir(stateDir), "relay.json");
 
-const RELAY_ID_RE = /^[A-Za-z0-9_-]{16,160}$/;
-const RELAY_SECRET_RE = /^[A-Za-z0-9_-]{32,256}$/;
+/** relayId: 16–160, relaySecret: 32–256 base64url characters (SPEC §4). */
+export const RELAY_ID_RE = /^[A-Za-z0-9_-]{16,160}$/;
+export const RELAY_SECRET_RE = /^[A-Za-z0-9_-]{32,256}$/;
 
 function readJson(path: string, what: string): Record<string, unknown> | undefined {
   let text: string;

@@ -6,23 +6,21 @@
  * Files 0600, folder 0700; minting is serialised so concurrent pairings share
  * one relay id.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { randomToken } from "../crypto/keys.ts";
-import { writeFileAtomic } from "../store/atomic.ts";
+import { ensurePrivateDir, writeFileAtomic } from "../store/atomic.ts";
 import { withLock } from "../store/lock.ts";
+import { credentialsPath, relayDir, RELAY_ID_RE, RELAY_SECRET_RE } from "./connector-config.ts";
 
 export const DEFAULT_RELAY_URL = "wss://deeply.plus/relay";
 
 export type RelayCredentials = { relayUrl: string; relayId: string; relaySecret: string; createdAtMs: number };
 export type ConnectorConfig = { relayUrl: string; relayId: string; relaySecret: string; gatewayUrl: string };
 
-const RELAY_ID_RE = /^[A-Za-z0-9_-]{16,160}$/;
-const RELAY_SECRET_RE = /^[A-Za-z0-9_-]{32,256}$/;
 
-export const relayDir = (stateDir: string) => join(stateDir, "kokochat-relay");
-export const credentialsPath = (stateDir: string) => join(relayDir(stateDir), "relay.json");
+export { credentialsPath, relayDir, RELAY_ID_RE, RELAY_SECRET_RE };
 export const connectorConfigPath = (stateDir: string, relayId: string) => join(relayDir(stateDir), `${relayId}.json`);
 
 const isLoopbackHost = (host: string) => host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -94,11 +92,7 @@ export type EnsuredCredentials = { credentials: RelayCredentials; minted: boolea
 
 export async function ensureCredentials(stateDir: string, relayUrl: string, gatewayUrl: string): Promise<EnsuredCredentials> {
   const dir = relayDir(stateDir);
-  try {
-    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    if (errno(error) !== "EEXIST") throw fsError(error, "the kokochat-relay folder");
-  }
+  ensurePrivateDir(dir, "the kokochat-relay folder");
   try {
     return await withLock(join(dir, "relay.json.lock"), "kokochat-relay/relay.json", () => {
       const path = credentialsPath(stateDir);

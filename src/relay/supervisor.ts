@@ -18,7 +18,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { join, resolve } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
-import { withLock } from "../store/lock.ts";
+import { isAlive, withLock } from "../store/lock.ts";
 import { relayDir } from "./credentials.ts";
 import { installedService, restartSteps, runStep, runSteps, type ServicePlace, type StepRunner } from "./service.ts";
 
@@ -146,14 +146,6 @@ const withConnectorLock = <T>(dir: string, fn: () => Promise<T>) => withLock(joi
 
 // ── stopping and starting ───────────────────────────────────────────────────
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errno(error) === "EPERM";
-  }
-};
 
 /** SIGTERM a verified connector, SIGKILL it (re-verified) if it is still there after 3 s. */
 async function stopVerified(record: PidRecord): Promise<void> {
@@ -164,7 +156,7 @@ async function stopVerified(record: PidRecord): Promise<void> {
   }
   const deadline = Date.now() + 3_000;
   while (Date.now() < deadline) {
-    if (!alive(record.pid) || !isOurs(record)) return;
+    if (!isAlive(record.pid) || !isOurs(record)) return;
     await Bun.sleep(25);
   }
   if (isOurs(record)) {
@@ -196,7 +188,7 @@ export async function stopRecordedConnectors(stateDir: string, keepRelayId?: str
     if (record && isOurs(record)) {
       await stopVerified(record);
       stopped++;
-    } else if (process.platform === "win32" && record && record.pid > 0 && alive(record.pid)) {
+    } else if (process.platform === "win32" && record && record.pid > 0 && isAlive(record.pid)) {
       // Windows gives no identity check, so it is never signalled; keep it recorded rather than forget it running.
       onUnverified?.(record.pid);
       continue;
@@ -285,7 +277,7 @@ export async function ensureConnector(
     const record = readPidFile(path);
     if (record && isOurs(record, configPath)) return "running";
     // Windows gives us no cheap way to check a pid's identity: a live recorded pid is trusted, never signalled.
-    if (process.platform === "win32" && record && record.configPath === configPath && alive(record.pid)) return "running";
+    if (process.platform === "win32" && record && record.configPath === configPath && isAlive(record.pid)) return "running";
     if (record) {
       // Ours but for another config (a stale pid file): stop it; a foreign or dead pid is left alone.
       if (isOurs(record)) await stopVerified(record);

@@ -18,7 +18,9 @@ import { decodeBase64Url } from "./base64.ts";
 import type { CompiledAllows, PairingRequest } from "./definition.ts";
 import { pairingRequestAllows, pairingRequestJson } from "./definition.ts" with { type: "macro" };
 
+// Also in definition.ts, which cannot be imported at run time (it loads arktype); schema-sync.test.ts checks they agree.
 export const REQUEST_TYPE = "kokochat.pairingRequest";
+
 export const REQUEST_VERSION = 1;
 
 /** arktype's compiled check of `PairingRequest` (definition.ts), inlined at build time. */

@@ -5,10 +5,10 @@
  * fsync: NTFS journals the rename itself). On any failure the temp file is
  * removed and the target is untouched.
  */
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { CliError, errno } from "../errors.ts";
+import { CliError, errno, fsError } from "../errors.ts";
 import { checkpoint } from "../testhooks.ts";
 
 const isWindows = process.platform === "win32";
@@ -84,4 +84,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     throw error;
   }
   fsyncDir(dir);
+}
+
+/** Create `dir` (mode 0700) unless it exists; `what` names it in an error. */
+export function ensurePrivateDir(dir: string, what: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if (errno(error) !== "EEXIST") throw fsError(error, what);
+  }
 }

@@ -5,11 +5,11 @@
  * rewrites whole snapshots under an in-process lock only, so after writing we
  * read back and redo the merge if it clobbered our change.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
 import { gatewayListening } from "../openclaw/gateway.ts";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { ensurePrivateDir, writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
 import { checkpoint, simulateClobber } from "../testhooks.ts";
 import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
@@ -221,11 +221,7 @@ const operatorToken = (record: DeviceRecord | undefined) => (record?.tokens as {
 
 export async function approveJson(stateDir: string, approval: Approval, settleMs = 0): Promise<JsonOutcome> {
   const dir = devicesDir(stateDir);
-  try {
-    if (!existsSync(dir)) mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    if (errno(error) !== "EEXIST") throw fsError(error, "the devices folder");
-  }
+  ensurePrivateDir(dir, "the devices folder");
   const rotated = await modifyDeviceJson(stateDir, approval.request.deviceId, (existing) => ({
     next: mergeDevice(existing, approval),
     dropPending: true,

@@ -22,7 +22,8 @@ type Owner = { pid: number; nonce: string };
 const OWNER = "owner.json";
 const GUARD_STALE_MS = 10_000;
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
