@@ -2,7 +2,7 @@
  * The pairing pipeline, one way through:
  * input → codec → validate → store → relay → setup code.
  */
-import { randomToken } from "./crypto/keys.ts";
+import { randomToken } from "./crypto/random.ts";
 import { effectiveEnv, localGatewayUrl, readOpenClawConfig } from "./openclaw/config.ts";
 import { extractRequest } from "./request/extract.ts";
 import type { Input } from "./request/input.ts";

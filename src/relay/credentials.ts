@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
-import { randomToken } from "../crypto/keys.ts";
+import { randomToken } from "../crypto/random.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../store/atomic.ts";
 import { withLock } from "../store/lock.ts";
 import { credentialsPath, relayDir, RELAY_ID_RE, RELAY_SECRET_RE } from "./connector-config.ts";

@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../crypto/random.ts";
 import { CliError, errno, fsError } from "../errors.ts";
 import { busyTimeoutMs } from "../testhooks.ts";
 import { renameWithRetry } from "./atomic.ts";
@@ -58,7 +58,7 @@ function removeFolder(path: string): void {
  * remove that run's fresh lock.
  */
 function removeLock(lockPath: string): void {
-  const aside = `${lockPath}.${randomBytes(6).toString("hex")}.gone`;
+  const aside = `${lockPath}.${randomHex(6)}.gone`;
   try {
     // Windows refuses to rename a folder while a waiting run reads the owner file in it: retry briefly.
     renameWithRetry(lockPath, aside);
@@ -123,7 +123,7 @@ function tryAcquire(lockPath: string, owner: Owner): boolean {
 export async function withLock<T>(lockPath: string, what: string, fn: () => T | Promise<T>, options: LockOptions = {}): Promise<T> {
   const timeoutMs = options.timeoutMs ?? busyTimeoutMs();
   const staleMs = options.staleMs ?? 60_000;
-  const owner: Owner = { pid: process.pid, nonce: randomBytes(8).toString("hex") };
+  const owner: Owner = { pid: process.pid, nonce: randomHex(8) };
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
     try {
