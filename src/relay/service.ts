@@ -9,9 +9,9 @@
  * launchctl call into a printed line.
  */
 import { existsSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { CliError } from "../errors.ts";
+import { osHomedir } from "../store/statedir.ts";
 
 export const UNIT_NAME = "kokochat-relay-connector.service";
 export const LAUNCHD_LABEL = "kokochat-relay-connector";
@@ -32,7 +32,7 @@ export type ServicePlace = {
 type Env = NodeJS.ProcessEnv;
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0;
-const home = (env: Env) => (env.HOME?.trim() ? env.HOME.trim() : homedir());
+const home = (env: Env) => (env.HOME?.trim() ? env.HOME.trim() : osHomedir());
 
 /** Where this user's unit would go (what `service install` writes). */
 export function servicePlace(env: Env, platform: NodeJS.Platform = process.platform): ServicePlace {
