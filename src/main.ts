@@ -80,8 +80,9 @@ async function main(argv: string[]): Promise<number> {
 
 const wantsJson = (argv: string[]) => argv.includes("--json");
 
+let exitCode: number;
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  exitCode = await main(process.argv.slice(2));
 } catch (error) {
   const known = error instanceof CliError;
   const code = known ? error.code : "internal";
@@ -92,5 +93,9 @@ try {
   if (wantsJson(process.argv)) resultJson({ ok: false, error: { code, exit, message } });
   errorLine(message);
   if (!known && process.env.KOKOCHAT_DEBUG) info(String((error as Error)?.stack ?? error));
-  process.exitCode = exit;
+  exitCode = exit;
 }
+// Every write above was synchronous. Exit now rather than when the event loop
+// drains: a gateway probe still waiting on a silent port (Bun.connect cannot be
+// cancelled) must not hold a finished command open.
+process.exit(exitCode);

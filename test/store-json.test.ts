@@ -2,6 +2,7 @@ import { describe, expect, it } from "bun:test";
 import { chownSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./support/binary.ts";
+import { SilentPort } from "./support/silent-port.ts";
 import { decodeSetupCode, newIdentity, requestCode } from "./support/requests.ts";
 import { makeJsonStore, makeSqliteStore, modeOf, pairedFile, pendingFile, readJson, snapshot, tempStateDir } from "./support/stores.ts";
 
@@ -161,6 +162,17 @@ describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
       expect(r.exitCode).toBe(0);
       expect(readJson(pairedFile(s.dir))[id.deviceId]?.tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
     });
+
+    it("a gateway port that never answers costs the probe's wait, not the operating system's connect timeout", async () => {
+      // Without the explicit exit, the pending connect would hold `pair` open for about two minutes.
+      using port = await new SilentPort().start();
+      using s = tempStateDir();
+      makeJsonStore(s.dir, {});
+      const id = newIdentity();
+      const r = await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(id)], { env: { KOKOCHAT_LOCAL_GATEWAY_URL: port.url } });
+      expect(r.exitCode).toBe(0);
+      expect(Object.keys(readJson(pairedFile(s.dir)))).toEqual([id.deviceId]);
+    }, 30_000);
 
     it("(the failure it prevents) loses the device without the watch", async () => {
       const { r, paired, id } = await pairAgainstStaleWriter({ KOKOCHAT_JSON_SETTLE_MS: "0" });
