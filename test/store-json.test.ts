@@ -1,5 +1,5 @@
 import { describe, expect, it } from "bun:test";
-import { chownSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./support/binary.ts";
 import { SilentPort } from "./support/silent-port.ts";
@@ -57,6 +57,32 @@ describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
     });
     expect(readJson(pendingFile(s.dir))).toEqual({ r2: { requestId: "r2", deviceId: foreignDevice.deviceId, ts: 2, extra: true } });
     expect(modeOf(pendingFile(s.dir))).toBe(0o600);
+  });
+
+  it("adds a new device as the last entry and leaves every byte before it as the gateway wrote it", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    mkdirSync(join(s.dir, "devices"), { recursive: true });
+    // The gateway's own layout (indented, CRLF here to make any re-encoding visible), then trailing blanks.
+    const gatewayText = JSON.stringify({ [foreignDevice.deviceId]: foreignDevice }, null, 2).replaceAll("\n", "\r\n");
+    writeFileSync(pairedFile(s.dir), `${gatewayText}\r\n\r\n`);
+    const r = await pairInto(s.dir, requestCode(id));
+    expect(r.exitCode).toBe(0);
+    const after = readFileSync(pairedFile(s.dir), "utf8");
+    expect(after.startsWith(gatewayText.slice(0, -1).trimEnd())).toBe(true);
+    const paired = JSON.parse(after);
+    expect(Object.keys(paired)).toEqual([foreignDevice.deviceId, id.deviceId]);
+    expect(paired[foreignDevice.deviceId]).toEqual(foreignDevice);
+    expect(paired[id.deviceId].tokens.operator.token).toBe(decodeSetupCode(r.stdout).deviceToken);
+    expect(after.endsWith("\n}\n")).toBe(true);
+  });
+
+  it("adds a device to an empty paired.json ({})", async () => {
+    using s = tempStateDir();
+    const id = newIdentity();
+    makeJsonStore(s.dir, {});
+    expect((await pairInto(s.dir, requestCode(id))).exitCode).toBe(0);
+    expect(Object.keys(readJson(pairedFile(s.dir)))).toEqual([id.deviceId]);
   });
 
   it("rotates the token on re-pair and keeps createdAtMs, lastUsedAtMs and the device's unknown fields", async () => {

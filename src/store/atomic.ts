@@ -5,9 +5,9 @@
  * fsync: NTFS journals the rename itself). On any failure the temp file is
  * removed and the target is untouched.
  */
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync, type BigIntStats } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../crypto/random.ts";
 import { CliError, errno, fsError } from "../errors.ts";
 import { checkpoint } from "../testhooks.ts";
 
@@ -61,17 +61,50 @@ export function renameWithRetry(from: string, to: string, deps: RenameDeps = rea
   }
 }
 
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+/** All of `data`. A string is written as it is (no copy of a big file into a Buffer first) unless the write comes up short. */
+function writeAll(fd: number, data: string | Uint8Array): void {
+  let bytes: Uint8Array;
+  if (typeof data === "string") {
+    const done = writeSync(fd, data);
+    if (done === Buffer.byteLength(data)) return;
+    bytes = Buffer.from(data).subarray(done);
+  } else bytes = data;
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+}
+
+/**
+ * A file's identity and last write: changes when the file is replaced (a new
+ * inode) or written in place (size, mtime to the nanosecond the file system
+ * keeps). "missing" when there is no file.
+ */
+export type FileStamp = string;
+
+const stampOf = (s: BigIntStats): FileStamp => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+
+export function fileStamp(path: string): FileStamp {
+  try {
+    return stampOf(statSync(path, { bigint: true }));
+  } catch {
+    return "missing";
+  }
+}
+
+/**
+ * Replace `path` with `data`; returns the stamp of the file written, so a
+ * caller can tell later, without reading it, that it is still there.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): FileStamp {
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${randomHex(6)}.tmp`);
   let fd: number | undefined = openSync(temp, "wx", mode);
+  let written: FileStamp;
   try {
     checkpoint("atomic-open");
     fchmodSync(fd, mode);
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+    writeAll(fd, data);
     checkpoint("atomic-write");
     fsyncSync(fd);
+    written = stampOf(fstatSync(fd, { bigint: true }));
     closeSync(fd);
     fd = undefined;
     checkpoint("atomic-rename");
@@ -84,6 +117,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     throw error;
   }
   fsyncDir(dir);
+  return written;
 }
 
 /** Create `dir` (mode 0700) unless it exists; `what` names it in an error. */

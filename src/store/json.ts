@@ -5,11 +5,11 @@
  * rewrites whole snapshots under an in-process lock only, so after writing we
  * read back and redo the merge if it clobbered our change.
  */
-import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { readdirSync, readFileSync, unlinkSync } from "node:fs";
 import { gatewayListening } from "../openclaw/gateway.ts";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
-import { ensurePrivateDir, writeFileAtomic } from "./atomic.ts";
+import { ensurePrivateDir, fileStamp, writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
 import { checkpoint, simulateClobber } from "../testhooks.ts";
 import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
@@ -25,7 +25,8 @@ const filesOf = (stateDir: string): Files => {
   return { dir, paired: join(dir, "paired.json"), pending: join(dir, "pending.json"), lock: join(dir, "paired.json.kokochat-lock") };
 };
 
-type Kept = { isEntry: (value: unknown) => boolean; text: string; value: Record<string, unknown> };
+type Parsed = { text: string; value: Record<string, unknown> };
+type Kept = Parsed & { isEntry: (value: unknown) => boolean };
 
 /**
  * Parses kept for one later read of the same bytes: a pairing checks the store
@@ -37,22 +38,23 @@ type Kept = { isEntry: (value: unknown) => boolean; text: string; value: Record<
 const kept = new Map<string, Kept>();
 
 /**
- * A JSON object file of objects; missing means empty. Anything else is refused,
- * the file untouched. `keep`: the caller will not change the result, so it may
- * be handed to the next read of the same unchanged file.
+ * A JSON object file of objects, with the text it was parsed from; missing
+ * means empty (text ""). Anything else is refused, the file untouched. `keep`:
+ * the caller will not change the result, so it may be handed to the next read
+ * of the same unchanged file.
  */
-export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean, keep = false): Record<string, unknown> {
+export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean, keep = false): Parsed {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
     kept.delete(path);
-    if (errno(error) === "ENOENT") return {};
+    if (errno(error) === "ENOENT") return { text: "", value: {} };
     throw fsError(error, name);
   }
   const earlier = kept.get(path);
   kept.delete(path);
-  if (earlier && earlier.isEntry === isEntry && earlier.text === text) return earlier.value;
+  if (earlier && earlier.isEntry === isEntry && earlier.text === text) return earlier;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -62,11 +64,12 @@ export function readObjectFile(path: string, name: string, isEntry: (value: unkn
   if (!isObject(parsed) || !Object.values(parsed).every(isEntry))
     throw new CliError("bad-store", `${name} is not an object of device entries; nothing was changed: repair or move it aside, then pair again`);
   if (keep) kept.set(path, { isEntry, text, value: parsed });
-  return parsed;
+  return { text, value: parsed };
 }
 
-const readPaired = (f: Files, keep = false) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord, keep) as Record<string, DeviceRecord>;
-const readPending = (f: Files, keep = false) => readObjectFile(f.pending, "devices/pending.json", isObject, keep) as Record<string, DeviceRecord>;
+type PairedFile = { text: string; value: Record<string, DeviceRecord> };
+const readPaired = (f: Files, keep = false) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord, keep) as PairedFile;
+const readPending = (f: Files, keep = false) => readObjectFile(f.pending, "devices/pending.json", isObject, keep).value as Record<string, DeviceRecord>;
 
 /** The file's text, or undefined when it cannot be read (the caller then reads it the checked way). */
 function readText(path: string): string | undefined {
@@ -77,6 +80,8 @@ function readText(path: string): string | undefined {
   }
 }
 
+const entryLine = (key: string, entry: unknown) => `  ${JSON.stringify(key)}: ${JSON.stringify(entry)}`;
+
 /**
  * One entry per line: as readable as an indented file and as fast as a compact
  * one (JSC's indenting stringify is ~20× slower: 19 ms for 1,000 devices).
@@ -84,9 +89,21 @@ function readText(path: string): string | undefined {
 const serialise = (value: Record<string, unknown>) => {
   const entries = Object.entries(value)
     .filter(([, entry]) => entry !== undefined) // as JSON.stringify leaves them out
-    .map(([key, entry]) => `  ${JSON.stringify(key)}: ${JSON.stringify(entry)}`);
+    .map(([key, entry]) => entryLine(key, entry));
   return entries.length === 0 ? "{}\n" : `{\n${entries.join(",\n")}\n}\n`;
 };
+
+/**
+ * `file` with one more entry, `key` (not in it), as the new last line. Every
+ * other byte stays as it was: no other entry is re-encoded (the main cost of a
+ * big file), and the gateway's own formatting survives. `file.text` parsed as
+ * a JSON object, so its last non-blank character is that object's `}`.
+ */
+function withEntryAdded(file: PairedFile, key: string, entry: unknown): string {
+  const body = file.text.trimEnd();
+  if (Object.keys(file.value).length === 0 || !body.endsWith("}")) return serialise({ ...file.value, [key]: entry });
+  return `${body.slice(0, -1).trimEnd()},\n${entryLine(key, entry)}\n}\n`;
+}
 
 export type JsonOutcome = { rotated: boolean };
 
@@ -117,17 +134,17 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
       checkpoint("json-locked");
       removeOrphanTemps(f.dir);
       for (let attempt = 0; attempt < MAX_REDO; attempt++) {
-        const paired = readPaired(f);
-        const before = paired[deviceId];
+        const file = readPaired(f);
+        const paired = file.value;
+        const before = Object.hasOwn(paired, deviceId) ? paired[deviceId] : undefined;
         const change = edit(before);
         first ??= { result: change.result };
         if (!change.next) return;
         const pending = change.dropPending ? readPending(f) : {};
-        paired[deviceId] = change.next;
-        const written = serialise(paired);
-        writeFileAtomic(f.paired, written);
-        // Test hook; the snapshot (paired.json as read) is serialised only when it is armed.
-        asRead = () => serialise({ ...paired, [deviceId]: before });
+        // A new device is appended to the text as read; a changed one means writing every entry.
+        const written = before === undefined ? withEntryAdded(file, deviceId, change.next) : serialise(Object.assign(paired, { [deviceId]: change.next }));
+        const ours = writeFileAtomic(f.paired, written);
+        asRead = () => file.text; // for the test hook
         simulateClobber("json-written", f.paired, asRead);
         const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
         if (stale.length > 0) {
@@ -137,11 +154,12 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
         const next = change.next;
         applied = change.isApplied ?? ((record) => JSON.stringify(record) === JSON.stringify(next));
         // The gateway may have written its own snapshot between our read and our rename.
-        // Our bytes still there settle it without parsing the file again (the big cost
-        // with many devices); anything else is parsed and must hold our change.
-        if (readText(f.paired) === written) return;
+        // Our file still there (same inode, size and mtime), or our bytes, settle it
+        // without parsing the file again (the big cost with many devices); anything
+        // else is parsed and must hold our change.
+        if (fileStamp(f.paired) === ours || readText(f.paired) === written) return;
         try {
-          if (applied(readPaired(f)[deviceId])) return;
+          if (applied(readPaired(f).value[deviceId])) return;
         } catch {
           // caught mid-write by a writer without our lock: treat it as a clobber and redo
         }
@@ -156,16 +174,6 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
     throw fsError(error, "devices/paired.json");
   }
   return first!.result;
-}
-
-/** How a file looks from outside: changes with every write or rename over it. */
-function stamp(path: string): string {
-  try {
-    const s = statSync(path);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  } catch {
-    return "missing";
-  }
 }
 
 /**
@@ -189,12 +197,12 @@ async function settle(
   let deadline = Date.now() + settleMs;
   for (let redo = 0; Date.now() < deadline; ) {
     await Bun.sleep(10);
-    const now = stamp(f.paired);
+    const now = fileStamp(f.paired);
     if (now === seen) continue;
     seen = now;
     let record: DeviceRecord | undefined;
     try {
-      record = readPaired(f)[deviceId];
+      record = readPaired(f).value[deviceId];
     } catch {
       continue; // caught mid-write by someone without our lock: look again
     }
@@ -233,7 +241,7 @@ export async function approveJson(stateDir: string, approval: Approval, settleMs
 
 /** Every paired device of devices/paired.json (none when it does not exist), newest approval first. */
 export function listDevicesJson(stateDir: string): { id: string; record: DeviceRecord; unreadable: string[] }[] {
-  const paired = readPaired(filesOf(stateDir));
+  const paired = readPaired(filesOf(stateDir)).value;
   const approved = (r: DeviceRecord) => (typeof r.approvedAtMs === "number" ? r.approvedAtMs : 0);
   return Object.entries(paired)
     .map(([id, record]) => ({ id, record, unreadable: [] }))
@@ -243,7 +251,7 @@ export function listDevicesJson(stateDir: string): { id: string; record: DeviceR
 export function previewJson(stateDir: string, approval: Approval): JsonOutcome {
   const f = filesOf(stateDir);
   // Only read here: the parses are kept for approveJson's reads under the lock.
-  const existing = readPaired(f, true)[approval.request.deviceId];
+  const existing = readPaired(f, true).value[approval.request.deviceId];
   readPending(f, true);
   assertSameKey(existing, approval);
   return { rotated: existing !== undefined };
