@@ -19,7 +19,7 @@ export function checkpoint(step: string): void {
 
 let clobbered = false;
 
-export function simulateClobber(step: string, path: string, snapshot: () => string): void {
+export function simulateClobber(step: string, path: string, snapshot: () => string | Uint8Array): void {
   if (process.env.KOKOCHAT_TEST_CLOBBER_AT !== step || clobbered) return;
   clobbered = true;
   writeFileSync(path, snapshot());

@@ -23,11 +23,11 @@ function refusal(argv: string[], allowPositionals = true): string {
 
 describe("option parsing (strict, as node:util parseArgs)", () => {
   it("takes --name value, --name=value, booleans, a short name, and fills defaults", () => {
-    expect(parse(["--state-dir", "/a", "--json", "-y", "code"], OPTIONS)).toEqual({
+    expect<unknown>(parse(["--state-dir", "/a", "--json", "-y", "code"], OPTIONS)).toEqual({
       values: { "state-dir": "/a", store: "auto", json: true, yes: true },
       positionals: ["code"],
     });
-    expect(parse(["--store=json", "--state-dir=-odd-but-explicit"], OPTIONS).values).toEqual({ store: "json", "state-dir": "-odd-but-explicit", json: false });
+    expect<unknown>(parse(["--store=json", "--state-dir=-odd-but-explicit"], OPTIONS).values).toEqual({ store: "json", "state-dir": "-odd-but-explicit", json: false });
     expect(parse(["--store=", "x"], OPTIONS).values.store).toBe("");
   });
 
@@ -39,7 +39,7 @@ describe("option parsing (strict, as node:util parseArgs)", () => {
   });
 
   it("treats everything after -- and a lone - as positionals", () => {
-    expect(parse(["a", "-", "--", "--json", "-y"], OPTIONS)).toEqual({ values: { store: "auto", json: false }, positionals: ["a", "-", "--json", "-y"] });
+    expect<unknown>(parse(["a", "-", "--", "--json", "-y"], OPTIONS)).toEqual({ values: { store: "auto", json: false }, positionals: ["a", "-", "--json", "-y"] });
   });
 
   it("refuses unknown options, even names every object inherits", () => {

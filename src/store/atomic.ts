@@ -62,7 +62,11 @@ export function renameWithRetry(from: string, to: string, deps: RenameDeps = rea
 }
 
 /** All of `data`. A string is written as it is (no copy of a big file into a Buffer first) unless the write comes up short. */
-function writeAll(fd: number, data: string | Uint8Array): void {
+function writeAll(fd: number, data: string | Uint8Array | readonly (string | Uint8Array)[]): void {
+  if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+    for (const part of data) writeAll(fd, part);
+    return;
+  }
   let bytes: Uint8Array;
   if (typeof data === "string") {
     const done = writeSync(fd, data);
@@ -90,10 +94,10 @@ export function fileStamp(path: string): FileStamp {
 }
 
 /**
- * Replace `path` with `data`; returns the stamp of the file written, so a
+ * Replace `path` with `data` (or its parts, one after another); returns the stamp of the file written, so a
  * caller can tell later, without reading it, that it is still there.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): FileStamp {
+export function writeFileAtomic(path: string, data: string | Uint8Array | readonly (string | Uint8Array)[], mode = 0o600): FileStamp {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${randomHex(6)}.tmp`);
   let fd: number | undefined = openSync(temp, "wx", mode);

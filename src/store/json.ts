@@ -5,7 +5,7 @@
  * rewrites whole snapshots under an in-process lock only, so after writing we
  * read back and redo the merge if it clobbered our change.
  */
-import { readdirSync, readFileSync, unlinkSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from "node:fs";
 import { gatewayListening } from "../openclaw/gateway.ts";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
@@ -25,7 +25,7 @@ const filesOf = (stateDir: string): Files => {
   return { dir, paired: join(dir, "paired.json"), pending: join(dir, "pending.json"), lock: join(dir, "paired.json.kokochat-lock") };
 };
 
-type Parsed = { text: string; value: Record<string, unknown> };
+type Parsed = { bytes: Buffer; value: Record<string, unknown> };
 type Kept = Parsed & { isEntry: (value: unknown) => boolean };
 
 /**
@@ -37,48 +37,57 @@ type Kept = Parsed & { isEntry: (value: unknown) => boolean };
  */
 const kept = new Map<string, Kept>();
 
+const CHUNK = 64 * 1024;
+
+/** Whether the file at `path` holds exactly `bytes`: compared a chunk at a time, never read whole again. */
+function holds(path: string, bytes: Buffer): boolean {
+  const fd = openSync(path, "r");
+  try {
+    if (fstatSync(fd).size !== bytes.length) return false;
+    const chunk = Buffer.allocUnsafe(CHUNK);
+    for (let offset = 0; ; ) {
+      const n = readSync(fd, chunk, 0, CHUNK, offset);
+      if (n === 0) return offset === bytes.length;
+      if (offset + n > bytes.length || !chunk.subarray(0, n).equals(bytes.subarray(offset, offset + n))) return false;
+      offset += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * A JSON object file of objects, with the text it was parsed from; missing
- * means empty (text ""). Anything else is refused, the file untouched. `keep`:
- * the caller will not change the result, so it may be handed to the next read
- * of the same unchanged file.
+ * A JSON object file of objects, with the bytes it was parsed from; missing
+ * means empty (no bytes). Anything else is refused, the file untouched.
+ * `keep`: the caller will not change the result, so it may be handed to the
+ * next read of the same unchanged file.
  */
 export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean, keep = false): Parsed {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    kept.delete(path);
-    if (errno(error) === "ENOENT") return { text: "", value: {} };
-    throw fsError(error, name);
-  }
   const earlier = kept.get(path);
   kept.delete(path);
-  if (earlier && earlier.isEntry === isEntry && earlier.text === text) return earlier;
+  let bytes: Buffer;
+  try {
+    if (earlier && earlier.isEntry === isEntry && holds(path, earlier.bytes)) return earlier;
+    bytes = readFileSync(path);
+  } catch (error) {
+    if (errno(error) === "ENOENT") return { bytes: Buffer.alloc(0), value: {} };
+    throw fsError(error, name);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw new CliError("bad-store", `${name} is not valid JSON; nothing was changed: repair or move it aside, then pair again`);
   }
   if (!isObject(parsed) || !Object.values(parsed).every(isEntry))
     throw new CliError("bad-store", `${name} is not an object of device entries; nothing was changed: repair or move it aside, then pair again`);
-  if (keep) kept.set(path, { isEntry, text, value: parsed });
-  return { text, value: parsed };
+  if (keep) kept.set(path, { isEntry, bytes, value: parsed });
+  return { bytes, value: parsed };
 }
 
-type PairedFile = { text: string; value: Record<string, DeviceRecord> };
+type PairedFile = { bytes: Buffer; value: Record<string, DeviceRecord> };
 const readPaired = (f: Files, keep = false) => readObjectFile(f.paired, "devices/paired.json", isDeviceRecord, keep) as PairedFile;
 const readPending = (f: Files, keep = false) => readObjectFile(f.pending, "devices/pending.json", isObject, keep).value as Record<string, DeviceRecord>;
-
-/** The file's text, or undefined when it cannot be read (the caller then reads it the checked way). */
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 const entryLine = (key: string, entry: unknown) => `  ${JSON.stringify(key)}: ${JSON.stringify(entry)}`;
 
@@ -93,16 +102,24 @@ const serialise = (value: Record<string, unknown>) => {
   return entries.length === 0 ? "{}\n" : `{\n${entries.join(",\n")}\n}\n`;
 };
 
+/** JSON's blanks: space, tab, line feed, carriage return. */
+const isBlank = (byte: number | undefined) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+
 /**
- * `file` with one more entry, `key` (not in it), as the new last line. Every
- * other byte stays as it was: no other entry is re-encoded (the main cost of a
- * big file), and the gateway's own formatting survives. `file.text` parsed as
- * a JSON object, so its last non-blank character is that object's `}`.
+ * `file` with one more entry, `key` (not in it), as the new last line: the
+ * file's own bytes up to its last entry, then the new entry and the closing
+ * brace. No other entry is decoded or encoded again (the main cost of a big
+ * file), and the gateway's own layout survives. `file.bytes` parsed as a JSON
+ * object, so its last non-blank byte is that object's `}`.
  */
-function withEntryAdded(file: PairedFile, key: string, entry: unknown): string {
-  const body = file.text.trimEnd();
-  if (Object.keys(file.value).length === 0 || !body.endsWith("}")) return serialise({ ...file.value, [key]: entry });
-  return `${body.slice(0, -1).trimEnd()},\n${entryLine(key, entry)}\n}\n`;
+function withEntryAdded(file: PairedFile, key: string, entry: unknown): (string | Uint8Array)[] {
+  const { bytes } = file;
+  let end = bytes.length;
+  while (isBlank(bytes[end - 1])) end--;
+  if (Object.keys(file.value).length === 0 || bytes[end - 1] !== 0x7d) return [serialise({ ...file.value, [key]: entry })];
+  end--; // the closing brace
+  while (isBlank(bytes[end - 1])) end--;
+  return [bytes.subarray(0, end), `,\n${entryLine(key, entry)}\n}\n`];
 }
 
 export type JsonOutcome = { rotated: boolean };
@@ -128,7 +145,7 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
   const f = filesOf(stateDir);
   let first: { result: T } | undefined;
   let applied: (record: DeviceRecord | undefined) => boolean = () => true;
-  let asRead = () => ""; // paired.json as the last step read it, for the test hook only
+  let asRead = (): Uint8Array => new Uint8Array(); // paired.json as the last step read it, for the test hook only
   const step = () =>
     withLock(f.lock, "devices/paired.json", () => {
       checkpoint("json-locked");
@@ -144,7 +161,7 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
         // A new device is appended to the text as read; a changed one means writing every entry.
         const written = before === undefined ? withEntryAdded(file, deviceId, change.next) : serialise(Object.assign(paired, { [deviceId]: change.next }));
         const ours = writeFileAtomic(f.paired, written);
-        asRead = () => file.text; // for the test hook
+        asRead = () => file.bytes; // for the test hook
         simulateClobber("json-written", f.paired, asRead);
         const stale = Object.keys(pending).filter((key) => pending[key]?.deviceId === deviceId);
         if (stale.length > 0) {
@@ -154,10 +171,10 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
         const next = change.next;
         applied = change.isApplied ?? ((record) => JSON.stringify(record) === JSON.stringify(next));
         // The gateway may have written its own snapshot between our read and our rename.
-        // Our file still there (same inode, size and mtime), or our bytes, settle it
-        // without parsing the file again (the big cost with many devices); anything
-        // else is parsed and must hold our change.
-        if (fileStamp(f.paired) === ours || readText(f.paired) === written) return;
+        // Our file still there (same inode, size and mtime) settles it without reading
+        // the file again (the big cost with many devices); anything else is parsed and
+        // must hold our change.
+        if (fileStamp(f.paired) === ours) return;
         try {
           if (applied(readPaired(f).value[deviceId])) return;
         } catch {
