@@ -6,8 +6,9 @@
  *
  * Builds dist/<host binary> when it is missing or older than the sources, then
  * times each case N times (after two warm-up runs): median, min and max wall
- * time, median CPU time (user+system, less sensitive to a busy machine) and
- * the largest peak RSS (via /usr/bin/time when present). Each `pair` run gets a fresh copy of its store.
+ * time, median CPU time (user+system, less sensitive to a busy machine), and
+ * the largest peak RSS of 5 more runs under /usr/bin/time (when present).
+ * Each `pair` run gets a fresh copy of its store.
  * Finally it runs bench/startup.ts: where the time of a `pair` start goes.
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -59,24 +60,32 @@ async function hostBinary(): Promise<string> {
   return path;
 }
 
-type Sample = { wallMs: number; cpuMs: number; rssMiB: number };
+type Sample = { wallMs: number; cpuMs: number };
 
-// A child forked from this (large) process can report this process's RSS as its
-// own peak; /usr/bin/time is a small parent, so its %M is the binary's alone.
-const TIME = ["/usr/bin/time", "-f", "peak-rss-kib %M"];
-const hasTime = existsSync(TIME[0]!);
-
+/** One run of the binary itself, timed from spawn to exit. */
 async function once(bin: string, args: string[], env: Record<string, string>, cwd: string): Promise<Sample> {
   const start = performance.now();
-  const proc = Bun.spawn([...(hasTime ? TIME : []), bin, ...args], { env, cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([bin, ...args], { env, cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   const wallMs = performance.now() - start;
   if (code !== 0) throw new Error(`${args.join(" ")} exited ${code}: ${stderr.trim()}`);
   if (stdout.trim() === "") throw new Error(`${args.join(" ")} printed nothing`);
-  // wait4 reports the child together with the descendants it waited for: time + the binary.
-  const usage = proc.resourceUsage()!;
+  return { wallMs, cpuMs: Number(proc.resourceUsage()!.cpuTime.total) / 1000 };
+}
+
+// Peak RSS comes from separate runs under /usr/bin/time. A child spawned by this
+// (large) process can report this process's RSS as its own peak, and timing the
+// binary under /usr/bin/time would add time's own start to every figure.
+const TIME = "/usr/bin/time";
+const hasTime = existsSync(TIME);
+const RSS_RUNS = 5;
+
+async function peakRssMiB(bin: string, args: string[], env: Record<string, string>, cwd: string): Promise<number> {
+  const proc = Bun.spawn([TIME, "-f", "peak-rss-kib %M", bin, ...args], { env, cwd, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   const peak = /peak-rss-kib (\d+)\s*$/.exec(stderr);
-  return { wallMs, cpuMs: Number(usage.cpuTime.total) / 1000, rssMiB: peak ? Number(peak[1]) / 1024 : usage.maxRSS / 2 ** 20 };
+  if (code !== 0 || !peak) throw new Error(`${args.join(" ")} under ${TIME} exited ${code}: ${stderr.trim()}`);
+  return Number(peak[1]) / 1024;
 }
 
 const median = (xs: number[]) => {
@@ -85,29 +94,31 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-type Row = { name: string; samples: Sample[] };
+type Row = { name: string; samples: Sample[]; rssMiB: number };
 const rows: Row[] = [];
 
 function report(row: Row): void {
   const wall = row.samples.map((s) => s.wallMs);
   const cpu = row.samples.map((s) => s.cpuMs);
-  const rss = Math.max(...row.samples.map((s) => s.rssMiB));
-  const f = (n: number) => n.toFixed(1).padStart(7);
-  console.log(`${row.name.padEnd(30)}${f(median(wall))}${f(Math.min(...wall))}${f(Math.max(...wall))}${f(median(cpu))}${f(rss)}`);
+  const f = (n: number) => (Number.isNaN(n) ? "-" : n.toFixed(1)).padStart(7);
+  console.log(`${row.name.padEnd(30)}${f(median(wall))}${f(Math.min(...wall))}${f(Math.max(...wall))}${f(median(cpu))}${f(row.rssMiB)}`);
 }
 
 async function bench(name: string, prepare: () => { args: string[]; env: Record<string, string>; cwd: string; done?: () => void }, bin: string) {
   const samples: Sample[] = [];
-  for (let i = 0; i < WARMUP + RUNS; i++) {
+  let rssMiB = hasTime ? 0 : NaN;
+  for (let i = 0; i < WARMUP + RUNS + (hasTime ? RSS_RUNS : 0); i++) {
     const p = prepare();
     try {
-      const s = await once(bin, p.args, p.env, p.cwd);
-      if (i >= WARMUP) samples.push(s);
+      if (i < WARMUP + RUNS) {
+        const s = await once(bin, p.args, p.env, p.cwd);
+        if (i >= WARMUP) samples.push(s);
+      } else rssMiB = Math.max(rssMiB, await peakRssMiB(bin, p.args, p.env, p.cwd));
     } finally {
       p.done?.();
     }
   }
-  const row = { name, samples };
+  const row = { name, samples, rssMiB };
   rows.push(row);
   report(row);
 }
@@ -149,6 +160,9 @@ try {
     }
   }
   if (!existsSync(join(ROOT, "src/cli/devices.ts"))) console.log("devices: skipped (no `devices` command in this tree yet)");
+  const medianOf = (name: string) => median(rows.find((r) => r.name === name)!.samples.map((s) => s.wallMs));
+  for (const backend of ["sqlite", "json"])
+    console.log(`pair ${backend}: 10,000 devices take ${(medianOf(`pair ${backend} 10000 devices`) / medianOf(`pair ${backend} 1000 devices`)).toFixed(2)}× the 1,000-device time`);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
