@@ -4,7 +4,7 @@
  * Commands are imported lazily so `--version` and `--help` load nothing else.
  */
 import { CliError, EXIT } from "./errors.ts";
-import { errorLine, info, result, resultJson } from "./cli/output.ts";
+import { errorLine, info, resultAlone, resultJson } from "./cli/output.ts";
 
 type Command = { run(argv: string[]): Promise<number> };
 
@@ -65,11 +65,11 @@ async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   if (first === "--version" || first === "-v") {
     const { VERSION } = await import("./version.ts");
-    result(VERSION);
+    await resultAlone(VERSION);
     return EXIT.ok;
   }
   if (first === "--help" || first === "-h" || first === "help") {
-    result(HELP.trimEnd()); // a plain write: process.stdout would load Node's stream machinery (+4 ms, +4 MiB)
+    await resultAlone(HELP.trimEnd()); // process.stdout would load Node's stream machinery (+4 ms, +4 MiB)
     return EXIT.ok;
   }
   const name = first !== undefined && Object.hasOwn(COMMANDS, first) ? first : "pair";
