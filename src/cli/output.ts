@@ -27,6 +27,8 @@ function write(fd: 1 | 2, text: string): void {
 }
 
 export const result = (line: string) => write(1, `${line}\n`);
+/** Text of several lines (a unit file, say), as it is, ending with one newline. */
+export const resultText = (text: string) => write(1, text.endsWith("\n") ? text : `${text}\n`);
 
 /**
  * For `--version` and `--help`, which load nothing else: the runtime's own

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CliError, errno, fsError, usageError } from "../errors.ts";
 import { parse } from "./args.ts";
-import { info, result, warn } from "./output.ts";
+import { info, result, resultText, warn } from "./output.ts";
 import { stateDirFrom } from "../relay/connector-config.ts";
 import {
   afterUninstallSteps,
@@ -53,7 +53,7 @@ function unitFor(place: ServicePlace, stateDir: string): string {
 async function install(place: ServicePlace, stateDir: string, dryRun: boolean): Promise<number> {
   const unit = unitFor(place, stateDir);
   if (dryRun) {
-    process.stdout.write(unit);
+    resultText(unit); // synchronous, like every result: the process exits right after
     info(`dry run: would write ${place.path} and run: ${installSteps(place).map((s) => s.argv.join(" ")).join("; ")}`);
     return 0;
   }
