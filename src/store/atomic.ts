@@ -109,8 +109,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
     checkpoint("atomic-write");
     fsyncSync(fd);
     written = stampOf(fstatSync(fd, { bigint: true }));
-    closeSync(fd);
-    fd = undefined;
+    const closing = fd;
+    fd = undefined; // closed even when close reports an error: never closed twice
+    closeSync(closing);
     checkpoint("atomic-rename");
     renameWithRetry(temp, path);
   } catch (error) {
