@@ -56,6 +56,6 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
   }
 
   if (!allowPositionals && positionals.length > 0) throw fail(`unexpected argument '${positionals[0]}'`);
-  for (const [name, spec] of Object.entries(options)) if (!(name in values) && spec.default !== undefined) values[name] = spec.default;
+  for (const [name, spec] of Object.entries(options)) if (!Object.hasOwn(values, name) && spec.default !== undefined) values[name] = spec.default;
   return { values: values as Values<O>, positionals };
 }
