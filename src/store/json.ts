@@ -3,7 +3,8 @@
  * `pending.json` (SPEC §3b). Concurrent runs of this tool are serialised by a
  * lock; each file is replaced atomically (0600, folder 0700). The gateway
  * rewrites whole snapshots under an in-process lock only, so after writing we
- * read back and redo the merge if it clobbered our change.
+ * check that our file is still there (else read it back) and redo the merge if
+ * it clobbered our change.
  */
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from "node:fs";
 import { gatewayListening } from "../openclaw/gateway.ts";
@@ -136,8 +137,9 @@ function removeOrphanTemps(dir: string): void {
 /**
  * Read, decide and write one device under the store's lock (SPEC §3b): read
  * paired.json (and pending.json when the device's pending requests are to go),
- * let `edit` decide, replace the file(s) atomically, then read back and redo
- * the whole step if the gateway's own snapshot clobbered our write. The
+ * let `edit` decide, replace the file(s) atomically, then check (by stamp, else
+ * by reading it back) and redo the whole step if the gateway's own snapshot
+ * clobbered our write. The
  * devices folder must exist. Shared by pair and revoke; the result is the one
  * `edit` gave on the first attempt (the store as we found it).
  */
