@@ -71,6 +71,18 @@ export function assertPinnedBun(): void {
     );
 }
 
+/**
+ * How every release executable is bundled (bench/startup.ts builds its probe
+ * the same way). Startup is most of a run: ship JSC bytecode (no parse at
+ * launch) and split lazily imported commands into their own chunks, so
+ * `--version` and `--help` never load the validator or the stores (README,
+ * "Performance").
+ */
+export const BUNDLE_OPTIONS = { minify: true, bytecode: true, format: "esm", splitting: true } as const;
+
+/** The executable never autoloads .env, bunfig.toml, tsconfig.json or package.json from where it runs. */
+export const COMPILE_OPTIONS = { autoloadDotenv: false, autoloadBunfig: false, autoloadTsconfig: false, autoloadPackageJson: false } as const;
+
 export type BuildOptions = { executablePath?: string };
 
 /**
@@ -85,23 +97,9 @@ export async function buildTarget(t: Target, outDir = "dist", options: BuildOpti
   const bunTarget = `bun-${targetId(t)}` as Bun.Build.CompileTarget;
   const out = await Bun.build({
     entrypoints: [join(import.meta.dir, "src/main.ts")],
-    minify: true,
-    // Startup is most of a run: ship JSC bytecode (no parse at launch) and split
-    // lazily imported commands into their own chunks, so `--version` and
-    // `--help` never load the validator or the stores (see docs/PERFORMANCE.md).
-    bytecode: true,
-    format: "esm",
-    splitting: true,
+    ...BUNDLE_OPTIONS,
     define: { KOKOCHAT_VERSION: JSON.stringify(VERSION) },
-    compile: {
-      target: bunTarget,
-      outfile,
-      ...(executablePath ? { executablePath } : {}),
-      autoloadDotenv: false,
-      autoloadBunfig: false,
-      autoloadTsconfig: false,
-      autoloadPackageJson: false,
-    },
+    compile: { target: bunTarget, outfile, ...(executablePath ? { executablePath } : {}), ...COMPILE_OPTIONS },
   });
   if (!out.success) throw new AggregateError(out.logs, `build of ${binaryName(t)} failed`);
   // Bun re-signs darwin-arm64 itself but leaves darwin-x64 with the runtime's

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { BUNDLE_OPTIONS, COMPILE_OPTIONS } from "../build.ts";
 import { newIdentity, requestJson } from "../test/support/requests.ts";
 
 const { values: opts } = parseArgs({ args: Bun.argv.slice(2), options: { runs: { type: "string", default: "15" } } });
@@ -18,14 +19,10 @@ const RUNS = Math.max(5, Number(opts.runs) || 15);
 const out = mkdtempSync(join(tmpdir(), "kokochat-startup-"));
 try {
   const outfile = join(out, "startup");
-  // Keep in step with buildTarget() in build.ts.
   const build = await Bun.build({
     entrypoints: [join(import.meta.dir, "startup-entry.ts")],
-    minify: true,
-    bytecode: true,
-    format: "esm",
-    splitting: true,
-    compile: { outfile, autoloadDotenv: false, autoloadBunfig: false, autoloadTsconfig: false, autoloadPackageJson: false },
+    ...BUNDLE_OPTIONS,
+    compile: { outfile, ...COMPILE_OPTIONS },
   });
   if (!build.success) throw new AggregateError(build.logs, "startup bench build failed");
 
