@@ -6,10 +6,10 @@
  */
 import { CliError, usageError } from "./errors.ts";
 import { localGatewayUrl, effectiveEnv, readOpenClawConfig } from "./openclaw/config.ts";
-import { isObject, shortId, type DeviceEdit, type DeviceRecord } from "./store/device.ts";
+import { isObject, shortId, strings, type DeviceEdit, type DeviceRecord, type ListedDevice } from "./store/device.ts";
 import { jsonSettleMs, listDevicesJson, modifyDeviceJson } from "./store/json.ts";
 import { selectStore, type StoreChoice, type StoreTarget } from "./store/select.ts";
-import { listDevicesSqlite, modifyDeviceSqlite, type ListedDevice } from "./store/sqlite.ts";
+import { listDevicesSqlite, modifyDeviceSqlite } from "./store/sqlite.ts";
 import { assertOwnedByUs, resolveStateDir, systemProbe, type StateDir } from "./store/statedir.ts";
 
 export type Located = { state: StateDir; store: StoreTarget; gatewayUrl: string };
@@ -22,12 +22,8 @@ export function locateStore(options: { stateDir?: string; store: StoreChoice }, 
   return { state, store: selectStore(state.dir, state.source, options.store, config), gatewayUrl: localGatewayUrl(config, env) };
 }
 
-export function readDevices(at: Pick<Located, "state" | "store">): ListedDevice[] {
-  if (at.store.kind === "json") return listDevicesJson(at.state.dir);
-  const { devices, info } = listDevicesSqlite(at.store.path);
-  at.store.info = info;
-  return devices;
-}
+export const readDevices = (at: Pick<Located, "state" | "store">): ListedDevice[] =>
+  at.store.kind === "json" ? listDevicesJson(at.state.dir) : listDevicesSqlite(at.store.path);
 
 // ── summaries: every field a person may want, never a token ────────────────
 
@@ -74,7 +70,6 @@ export type DeviceSummary = {
 
 const text = (value: unknown) => (typeof value === "string" ? value : undefined);
 const time = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined);
-const strings = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
 
 function tokenState(token: Record<string, unknown>): TokenState {
   if (time(token.revokedAtMs) !== undefined) return "revoked";
@@ -194,7 +189,5 @@ export async function revokeDevice(at: Located, deviceId: string, nowMs: number)
   };
   assertOwnedByUs(at.state.dir);
   if (at.store.kind === "json") return modifyDeviceJson(at.state.dir, deviceId, edit, await jsonSettleMs(at.gatewayUrl));
-  const { result, info } = modifyDeviceSqlite(at.store.path, deviceId, edit);
-  at.store.info = info;
-  return result;
+  return modifyDeviceSqlite(at.store.path, deviceId, edit);
 }

@@ -25,6 +25,12 @@ export type DeviceChange<T> = {
 /** Called once per attempt (the JSON store redoes it when the gateway clobbered a write); must not depend on attempt count. */
 export type DeviceEdit<T> = (existing: DeviceRecord | undefined) => DeviceChange<T>;
 
+/** A device as a store lists it; `unreadable` names SQLite columns whose JSON did not parse. */
+export type ListedDevice = { id: string; record: DeviceRecord; unreadable: string[] };
+
+/** What approving a device found (or, in a preview, would find): it was paired before. */
+export type StoreOutcome = { rotated: boolean };
+
 export type Approval = {
   request: ValidRequest;
   /** Scopes granted by this pairing (policy already applied). */
@@ -39,7 +45,7 @@ export type Approval = {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
+export const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
 
 const union = (a: unknown, b: string[]) => [...new Set([...strings(a), ...b])];
 

@@ -13,7 +13,7 @@ import { CliError, errno, fsError } from "../errors.ts";
 import { ensurePrivateDir, fileStamp, writeFileAtomic } from "./atomic.ts";
 import { withLock } from "./lock.ts";
 import { checkpoint, simulateClobber } from "../testhooks.ts";
-import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
+import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord, type ListedDevice, type StoreOutcome } from "./device.ts";
 
 const MAX_REDO = 5;
 
@@ -122,8 +122,6 @@ function withEntryAdded(file: PairedFile, key: string, entry: unknown): (string 
   while (isBlank(bytes[end - 1])) end--;
   return [bytes.subarray(0, end), `,\n${entryLine(key, entry)}\n}\n`];
 }
-
-export type JsonOutcome = { rotated: boolean };
 
 /** Under the lock no run of ours is writing: any temp file left is a crashed run's copy (holding tokens). */
 function removeOrphanTemps(dir: string): void {
@@ -246,7 +244,7 @@ export async function jsonSettleMs(gatewayUrl: string): Promise<number> {
 
 const operatorToken = (record: DeviceRecord | undefined) => (record?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
 
-export async function approveJson(stateDir: string, approval: Approval, settleMs = 0): Promise<JsonOutcome> {
+export async function approveJson(stateDir: string, approval: Approval, settleMs = 0): Promise<StoreOutcome> {
   const dir = devicesDir(stateDir);
   ensurePrivateDir(dir, "the devices folder");
   const rotated = await modifyDeviceJson(stateDir, approval.request.deviceId, (existing) => ({
@@ -259,7 +257,7 @@ export async function approveJson(stateDir: string, approval: Approval, settleMs
 }
 
 /** Every paired device of devices/paired.json (none when it does not exist), newest approval first. */
-export function listDevicesJson(stateDir: string): { id: string; record: DeviceRecord; unreadable: string[] }[] {
+export function listDevicesJson(stateDir: string): ListedDevice[] {
   const paired = readPaired(filesOf(stateDir)).value;
   const approved = (r: DeviceRecord) => (typeof r.approvedAtMs === "number" ? r.approvedAtMs : 0);
   return Object.entries(paired)
@@ -267,7 +265,7 @@ export function listDevicesJson(stateDir: string): { id: string; record: DeviceR
     .sort((a, b) => approved(b.record) - approved(a.record) || (a.id < b.id ? -1 : 1));
 }
 
-export function previewJson(stateDir: string, approval: Approval): JsonOutcome {
+export function previewJson(stateDir: string, approval: Approval): StoreOutcome {
   const f = filesOf(stateDir);
   // Only read here: the parses are kept for approveJson's reads under the lock.
   const existing = readPaired(f, true).value[approval.request.deviceId];

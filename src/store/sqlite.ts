@@ -10,7 +10,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { CliError, errno } from "../errors.ts";
 import { busyTimeoutMs, checkpoint } from "../testhooks.ts";
-import { assertSameKey, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord } from "./device.ts";
+import { assertSameKey, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord, type ListedDevice, type StoreOutcome } from "./device.ts";
 
 export const PAIRED = "device_pairing_paired";
 export const PENDING = "device_pairing_pending";
@@ -136,8 +136,6 @@ function recordToParams(record: DeviceRecord): Record<string, string | number | 
 
 const selectDevice = `SELECT * FROM ${PAIRED} WHERE device_id = ?`;
 
-export type SqliteOutcome = { rotated: boolean; info: SqliteInfo };
-
 /**
  * Read, decide and write one device inside one BEGIN IMMEDIATE transaction
  * (SPEC §3a): the row is read, `edit` decides, and only the columns that
@@ -145,11 +143,10 @@ export type SqliteOutcome = { rotated: boolean; info: SqliteInfo };
  * the device's pending requests go too. No other row, table or pragma is
  * touched. Shared by pair and revoke.
  */
-export function modifyDeviceSqlite<T>(path: string, deviceId: string, edit: DeviceEdit<T>): { result: T; info: SqliteInfo } {
+export function modifyDeviceSqlite<T>(path: string, deviceId: string, edit: DeviceEdit<T>): T {
   const db = openDatabase(path, "write");
   try {
     checkSchema(db, path);
-    const info = readInfo(db);
     const modify = db.transaction(() => {
       const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(deviceId);
       const existing = row ? rowToRecord(row, path) : undefined;
@@ -171,7 +168,7 @@ export function modifyDeviceSqlite<T>(path: string, deviceId: string, edit: Devi
       checkpoint("sqlite-in-transaction");
       return change.result;
     });
-    return { result: modify.immediate(), info };
+    return modify.immediate();
   } catch (error) {
     throw sqliteError(error, path);
   } finally {
@@ -179,32 +176,29 @@ export function modifyDeviceSqlite<T>(path: string, deviceId: string, edit: Devi
   }
 }
 
-export function approveSqlite(path: string, approval: Approval): SqliteOutcome {
-  const { result, info } = modifyDeviceSqlite(path, approval.request.deviceId, (existing) => ({
+export function approveSqlite(path: string, approval: Approval): StoreOutcome {
+  const rotated = modifyDeviceSqlite(path, approval.request.deviceId, (existing) => ({
     next: { ...mergeDevice(existing, approval), approvedVia: "owner" },
     dropPending: true,
     result: existing !== undefined,
   }));
-  return { rotated: result, info };
+  return { rotated };
 }
 
 /** Columns only shown, never written: record field → column. */
 const SHOWN_COLUMNS = { operatorLabel: "operator_label", lastSeenAtMs: "last_seen_at_ms", lastSeenReason: "last_seen_reason" } as const;
 
-export type ListedDevice = { id: string; record: DeviceRecord; unreadable: string[] };
-
 /** Every paired device, newest approval first. A row whose JSON columns do not parse is listed with them named. */
-export function listDevicesSqlite(path: string): { devices: ListedDevice[]; info: SqliteInfo } {
+export function listDevicesSqlite(path: string): ListedDevice[] {
   const db = openDatabase(path, "read");
   try {
     const rows = db.query<Record<string, unknown>, []>(`SELECT * FROM ${PAIRED} ORDER BY approved_at_ms DESC, device_id`).all();
-    const devices = rows.map((row) => {
+    return rows.map((row) => {
       const unreadable: string[] = [];
       const record = rowToRecord(row, path, unreadable);
       for (const [field, column] of Object.entries(SHOWN_COLUMNS)) if (row[column] !== null && row[column] !== undefined) record[field] = row[column];
       return { id: String(row.device_id), record, unreadable };
     });
-    return { devices, info: readInfo(db) };
   } catch (error) {
     throw sqliteError(error, path);
   } finally {
@@ -213,14 +207,14 @@ export function listDevicesSqlite(path: string): { devices: ListedDevice[]; info
 }
 
 /** Dry run: the same checks, read-only. */
-export function previewSqlite(path: string, approval: Approval): SqliteOutcome {
+export function previewSqlite(path: string, approval: Approval): StoreOutcome {
   const db = openDatabase(path, "read");
   try {
     checkSchema(db, path);
     const row = db.query<Record<string, unknown>, [string]>(selectDevice).get(approval.request.deviceId);
     const existing = row ? rowToRecord(row, path) : undefined;
     assertSameKey(existing, approval);
-    return { rotated: existing !== undefined, info: readInfo(db) };
+    return { rotated: existing !== undefined };
   } catch (error) {
     throw sqliteError(error, path);
   } finally {
