@@ -12,7 +12,7 @@ import { configPath, effectiveEnv, localGatewayUrl, readOpenClawConfig, type Ope
 import { connectorConfigPath, credentialsPath, readCredentials, relayDir, relayUrlFrom, reusable, RELAY_ID_RE, RELAY_SECRET_RE, type RelayCredentials } from "./relay/credentials.ts";
 import { installedService, serviceState, TASK_NAME, UNIT_NAME } from "./relay/service.ts";
 import { isOurs, pidPath, readPidFile } from "./relay/supervisor.ts";
-import { pairedJsonPath, selectStore, sqlitePath, type StoreTarget } from "./store/select.ts";
+import { pairedJsonPath, selectStore, sqlitePath, storeJson, type StoreTarget } from "./store/select.ts";
 import { checkSchema, openDatabase } from "./store/sqlite.ts";
 import { resolveStateDir, systemProbe } from "./store/statedir.ts";
 import { isAlive } from "./store/lock.ts";
@@ -112,12 +112,7 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
       } else {
         add("store", "ok", `${where} (OpenClaw before 2026.7${config.lastTouchedVersion ? `, config written by ${config.lastTouchedVersion}` : ""})${existsSync(store.path) ? "" : "; nothing paired yet"}`);
       }
-      report.store = {
-        backend: store.kind,
-        path: store.path,
-        ...(store.info?.schemaVersion !== undefined && { schemaVersion: store.info.schemaVersion }),
-        ...(store.info?.appVersion !== undefined && { openclawVersion: store.info.appVersion }),
-      };
+      report.store = storeJson(store);
       const devices = readDevices({ state, store }).map(summarise);
       const kokochat = devices.filter((d) => d.kokochat);
       const count = (s: string) => kokochat.filter((d) => d.token === s).length;

@@ -6,6 +6,7 @@
  * here because loading node:util costs every run ~2 ms and ~3 MiB.
  */
 import { usageError } from "../errors.ts";
+import type { StoreChoice } from "../store/select.ts";
 
 type Spec = { type: "string"; short?: string; default?: string } | { type: "boolean"; short?: string; default?: boolean };
 type Options = Record<string, Spec>;
@@ -58,4 +59,15 @@ export function parse<O extends Options>(argv: string[], options: O, allowPositi
   if (!allowPositionals && positionals.length > 0) throw fail(`unexpected argument '${positionals[0]}'`);
   for (const [name, spec] of Object.entries(options)) if (!Object.hasOwn(values, name) && spec.default !== undefined) values[name] = spec.default;
   return { values: values as Values<O>, positionals };
+}
+
+/** `--state-dir DIR` and `--store auto|sqlite|json`, as pair, devices and revoke take them. */
+export const STORE_OPTIONS = { "state-dir": { type: "string" }, store: { type: "string", default: "auto" } } as const;
+
+const STORE_CHOICES: readonly string[] = ["auto", "sqlite", "json"] satisfies StoreChoice[];
+
+/** Those two options, checked: a `--store` other than auto, sqlite or json is a usage error (64). */
+export function storeOptions(values: { "state-dir"?: string; store: string }): { stateDir?: string; store: StoreChoice } {
+  if (!STORE_CHOICES.includes(values.store)) throw fail("--store must be auto, sqlite or json");
+  return { ...(values["state-dir"] !== undefined && { stateDir: values["state-dir"] }), store: values.store as StoreChoice };
 }

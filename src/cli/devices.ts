@@ -2,24 +2,21 @@
  * `kokochat-pairing devices [--json] [--all]`: the paired devices of the store
  * the gateway reads — KokoChat's by default — and never a token.
  */
-import { usageError } from "../errors.ts";
 import { locateStore, readDevices, summarise } from "../devices.ts";
-import type { StoreChoice } from "../store/select.ts";
-import { parse } from "./args.ts";
-import { deviceBlock, storeJson, storeName } from "./format.ts";
+import { parse, STORE_OPTIONS, storeOptions } from "./args.ts";
+import { storeJson } from "../store/select.ts";
+import { deviceBlock, storeName } from "./format.ts";
 import { info, result, resultJson } from "./output.ts";
 
 const OPTIONS = {
-  "state-dir": { type: "string" },
-  store: { type: "string", default: "auto" },
+  ...STORE_OPTIONS,
   all: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse(argv, OPTIONS, false);
-  if (!["auto", "sqlite", "json"].includes(values.store)) throw usageError(`--store must be auto, sqlite or json: see 'kokochat-pairing --help'`);
-  const at = locateStore({ ...(values["state-dir"] !== undefined && { stateDir: values["state-dir"] }), store: values.store as StoreChoice }, process.env);
+  const at = locateStore(storeOptions(values), process.env);
   const all = readDevices(at).map(summarise);
   const shown = values.all ? all : all.filter((d) => d.kokochat);
   const hidden = all.length - shown.length;

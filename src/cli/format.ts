@@ -28,13 +28,6 @@ export function storeName(store: StoreTarget): string {
   return `SQLite store ${store.path} (${schema}${version})`;
 }
 
-export const storeJson = (store: StoreTarget) => ({
-  backend: store.kind,
-  path: store.path,
-  ...(store.info?.schemaVersion !== undefined && { schemaVersion: store.info.schemaVersion }),
-  ...(store.info?.appVersion !== undefined && { openclawVersion: store.info.appVersion }),
-});
-
 /** "KokoChat (ios, device a1b2c3d4e5f6…)" */
 export const who = (d: DeviceSummary) => `${safeText(d.displayName)} (${safeText(d.platform, 20)}, device ${d.shortId}…)`;
 

@@ -1,15 +1,13 @@
 /** `kokochat-pairing [pair] [REQUEST…]`: approve a request, print the setup code. */
-import { usageError } from "../errors.ts";
 import { pair, type PairResult } from "../pair.ts";
 import { readInput } from "../request/input.ts";
-import type { StoreChoice } from "../store/select.ts";
 import { shortId } from "../store/device.ts";
-import { parse } from "./args.ts";
+import { storeJson } from "../store/select.ts";
+import { parse, STORE_OPTIONS, storeOptions } from "./args.ts";
 import { info, result, resultJson, warn } from "./output.ts";
 
 const OPTIONS = {
-  "state-dir": { type: "string" },
-  store: { type: "string", default: "auto" },
+  ...STORE_OPTIONS,
   "relay-url": { type: "string" },
   "insecure-relay": { type: "boolean", default: false },
   "no-connector": { type: "boolean", default: false },
@@ -17,8 +15,6 @@ const OPTIONS = {
   json: { type: "boolean", default: false },
   "dry-run": { type: "boolean", default: false },
 } as const;
-
-const STORES = ["auto", "sqlite", "json"];
 
 /** Scope names come from the phone: show them quoted and bounded, never raw. */
 const quote = (scope: string) => JSON.stringify(scope.length > 40 ? `${scope.slice(0, 40)}…` : scope);
@@ -37,12 +33,7 @@ function toJson(r: PairResult, dryRun: boolean) {
     rotated: r.rotated,
     stateDir: r.state.dir,
     stateDirSource: r.state.source,
-    store: {
-      backend: r.store.kind,
-      path: r.store.path,
-      ...(r.store.info?.schemaVersion !== undefined && { schemaVersion: r.store.info.schemaVersion }),
-      ...(r.store.info?.appVersion !== undefined && { openclawVersion: r.store.info.appVersion }),
-    },
+    store: storeJson(r.store),
     relay: { url: r.relay.url, ...(r.relay.id && { id: r.relay.id }), minted: r.relay.minted },
     connector: r.connector,
   };
@@ -50,14 +41,13 @@ function toJson(r: PairResult, dryRun: boolean) {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, OPTIONS);
-  if (!STORES.includes(values.store)) throw usageError(`--store must be auto, sqlite or json: see 'kokochat-pairing --help'`);
+  const store = storeOptions(values);
   const input = await readInput(positionals, process.env, () => process.stdin.isTTY === true);
   const dryRun = values["dry-run"];
   const r = await pair(
     input,
     {
-      ...(values["state-dir"] !== undefined && { stateDir: values["state-dir"] }),
-      store: values.store as StoreChoice,
+      ...store,
       ...(values["relay-url"] !== undefined && { relayUrl: values["relay-url"] }),
       insecureRelay: values["insecure-relay"],
       noConnector: values["no-connector"],

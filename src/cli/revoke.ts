@@ -5,14 +5,13 @@
  */
 import { CliError, usageError } from "../errors.ts";
 import { findDevice, locateStore, parseDevicePrefix, readDevices, revokeDevice, revokeState, summarise } from "../devices.ts";
-import type { StoreChoice } from "../store/select.ts";
-import { parse } from "./args.ts";
-import { storeJson, storeName, when, who } from "./format.ts";
+import { parse, STORE_OPTIONS, storeOptions } from "./args.ts";
+import { storeJson } from "../store/select.ts";
+import { storeName, when, who } from "./format.ts";
 import { info, result, resultJson } from "./output.ts";
 
 const OPTIONS = {
-  "state-dir": { type: "string" },
-  store: { type: "string", default: "auto" },
+  ...STORE_OPTIONS,
   yes: { type: "boolean", short: "y", default: false },
   "dry-run": { type: "boolean", default: false },
   json: { type: "boolean", default: false },
@@ -45,11 +44,11 @@ function readLine(): Promise<string> {
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, OPTIONS);
-  if (!["auto", "sqlite", "json"].includes(values.store)) throw usageError(`--store must be auto, sqlite or json: see 'kokochat-pairing --help'`);
+  const store = storeOptions(values);
   if (positionals.length !== 1)
     throw usageError(`revoke takes one DEVICE (a device id or its first 8+ hex digits, from 'kokochat-pairing devices'): see 'kokochat-pairing --help'`);
   const prefix = parseDevicePrefix(positionals[0]!);
-  const at = locateStore({ ...(values["state-dir"] !== undefined && { stateDir: values["state-dir"] }), store: values.store as StoreChoice }, process.env);
+  const at = locateStore(store, process.env);
   const found = findDevice(readDevices(at), prefix);
   const device = summarise(found);
   const where = `the ${storeName(at.store)}`;

@@ -26,6 +26,14 @@ export function isSqliteEra(version: string | undefined): boolean {
   return major > SQLITE_ERA[0]! || (major === SQLITE_ERA[0] && minor >= SQLITE_ERA[1]!);
 }
 
+/** The store as `--json` output names it (pair, devices, revoke, doctor). */
+export const storeJson = (store: StoreTarget) => ({
+  backend: store.kind,
+  path: store.path,
+  ...(store.info?.schemaVersion !== undefined && { schemaVersion: store.info.schemaVersion }),
+  ...(store.info?.appVersion !== undefined && { openclawVersion: store.info.appVersion }),
+});
+
 function inspectSqlite(path: string): { hasTable: boolean; info: SqliteInfo } {
   const db = openDatabase(path, "read");
   try {
