@@ -144,7 +144,8 @@ function removeOrphanTemps(dir: string): void {
 export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, edit: DeviceEdit<T>, settleMs = 0): Promise<T> {
   const f = filesOf(stateDir);
   let first: { result: T } | undefined;
-  let applied: (record: DeviceRecord | undefined) => boolean = () => true;
+  /** How to recognise our change; undefined while the last step wrote nothing (nothing to watch then). */
+  let applied: ((record: DeviceRecord | undefined) => boolean) | undefined;
   let asRead = (): Uint8Array => new Uint8Array(); // paired.json as the last step read it, for the test hook only
   const step = () =>
     withLock(f.lock, "devices/paired.json", () => {
@@ -156,7 +157,10 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
         const before = Object.hasOwn(paired, deviceId) ? paired[deviceId] : undefined;
         const change = edit(before);
         first ??= { result: change.result };
-        if (!change.next) return;
+        if (!change.next) {
+          applied = undefined;
+          return;
+        }
         const pending = change.dropPending ? readPending(f) : {};
         // A new device is appended to the text as read; a changed one means writing every entry.
         const written = before === undefined ? withEntryAdded(file, deviceId, change.next) : serialise(Object.assign(paired, { [deviceId]: change.next }));
@@ -204,7 +208,7 @@ export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, ed
 async function settle(
   f: Files,
   deviceId: string,
-  applied: () => (record: DeviceRecord | undefined) => boolean,
+  applied: () => ((record: DeviceRecord | undefined) => boolean) | undefined,
   step: () => Promise<void>,
   settleMs: number,
 ): Promise<void> {
@@ -213,6 +217,8 @@ async function settle(
   let seen = "";
   let deadline = Date.now() + settleMs;
   for (let redo = 0; Date.now() < deadline; ) {
+    const isOurs = applied();
+    if (!isOurs) return; // the last step wrote nothing: there is no change to keep
     await Bun.sleep(10);
     const now = fileStamp(f.paired);
     if (now === seen) continue;
@@ -223,7 +229,7 @@ async function settle(
     } catch {
       continue; // caught mid-write by someone without our lock: look again
     }
-    if (applied()(record)) continue;
+    if (isOurs(record)) continue;
     if (++redo > MAX_REDO)
       throw new CliError("busy", "the gateway keeps rewriting devices/paired.json over our change: try again in a moment");
     await step();
