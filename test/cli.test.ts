@@ -270,6 +270,17 @@ describe("relay credentials and connector config", () => {
     expect(snapshot(s.dir)).toEqual({});
   });
 
+  it("refuses a KOKOCHAT_LOCAL_GATEWAY_URL the connector would refuse (user, query, fragment) before writing anything", async () => {
+    using s = tempStateDir();
+    for (const url of ["ws://127.0.0.1:18789/?x=1", "ws://user:pw@127.0.0.1:18789", "ws://127.0.0.1:18789/#top"]) {
+      const r = await pair(s.dir, [requestCode(newIdentity())], { env: { KOKOCHAT_LOCAL_GATEWAY_URL: url } });
+      expect(r.exitCode).toBe(64);
+      expect(r.stderr).toContain("KOKOCHAT_LOCAL_GATEWAY_URL is not a plain ws:// or wss:// URL");
+      expect(r.stderr).not.toContain("pw@");
+    }
+    expect(snapshot(s.dir)).toEqual({});
+  });
+
   it("takes the relay URL and gateway port from openclaw.env and openclaw.json, process env winning", async () => {
     using s = tempStateDir();
     writeFileSync(join(s.dir, "openclaw.env"), '# from the old installer\r\nKOKOCHAT_RELAY_URL="https://relay.from-file.example/base"\r\nOPENCLAW_GATEWAY_PORT=19000\r\n');

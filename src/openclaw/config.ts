@@ -73,12 +73,14 @@ export function readOpenClawConfig(stateDir: string, env: NodeJS.ProcessEnv): Op
 export function localGatewayUrl(config: OpenClawConfig, env: NodeJS.ProcessEnv): string {
   const override = env.KOKOCHAT_LOCAL_GATEWAY_URL?.trim();
   if (override) {
-    let protocol = "";
+    let url: URL | undefined;
     try {
-      protocol = new URL(override).protocol;
+      url = new URL(override);
     } catch {}
-    if (protocol !== "ws:" && protocol !== "wss:")
-      throw new CliError("usage", "KOKOCHAT_LOCAL_GATEWAY_URL is not a ws:// or wss:// URL: set it like ws://127.0.0.1:18789, or unset it");
+    // The rule the connector applies when it reads the URL back (connector-config.ts): refused
+    // here, before anything is written, not by a connector that could then never start.
+    if (!url || (url.protocol !== "ws:" && url.protocol !== "wss:") || url.username || url.password || url.search || url.hash)
+      throw new CliError("usage", "KOKOCHAT_LOCAL_GATEWAY_URL is not a plain ws:// or wss:// URL (no user, query or fragment): set it like ws://127.0.0.1:18789, or unset it");
     return override;
   }
   const fromEnv = Number(env.OPENCLAW_GATEWAY_PORT);
