@@ -79,6 +79,7 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
   // Config: openclaw.env (names only: values may be secrets) and openclaw.json.
   let env: NodeJS.ProcessEnv = processEnv;
   let config: OpenClawConfig = {};
+  let gatewayUrl: string | undefined; // undefined: KOKOCHAT_LOCAL_GATEWAY_URL is refused, a config problem already reported
   await guard("config", () => {
     env = effectiveEnv(state.dir, processEnv);
     const envFile = join(state.dir, "openclaw.env");
@@ -90,6 +91,7 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
     config = readOpenClawConfig(state.dir, env);
     if (!existsSync(path)) add("config", "note", `no ${path}: OpenClaw's defaults assumed`);
     else add("config", "ok", `${path}: OpenClaw ${config.lastTouchedVersion ?? "version not recorded"}, gateway port ${config.gatewayPort ?? "default"}`);
+    gatewayUrl = localGatewayUrl(config, env);
   });
 
   // Store: which one, its version, readable and writable, its devices.
@@ -198,7 +200,6 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
       );
     else add("relay", "ok", `relay id ${relayId}, made ${creds.createdAtMs > 0 ? new Date(creds.createdAtMs).toISOString() : "at an unknown time"} (secret present, not shown)`);
 
-    const gatewayUrl = localGatewayUrl(config, env);
     const connectorPath = connectorConfigPath(state.dir, relayId);
     let connector: Record<string, unknown> | undefined;
     try {
@@ -214,32 +215,28 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
     }
     const same = connector?.relayUrl === creds.relayUrl && connector?.relayId === creds.relayId && connector?.relaySecret === creds.relaySecret;
     if (!same) add("relay", "problem", `kokochat-relay/${relayId}.json does not match relay.json`, "pair a phone again: it rewrites the connector config");
-    else if (connector?.gatewayUrl !== gatewayUrl)
+    else if (gatewayUrl !== undefined && connector?.gatewayUrl !== gatewayUrl)
       add("relay", "problem", `the connector forwards to ${String(connector?.gatewayUrl).slice(0, 100)}, but the gateway is at ${gatewayUrl}`, "pair a phone again: it rewrites the connector config with the current gateway port");
   });
 
   if (isDir && relayId !== undefined) await guard("connector", () => checkConnector(state.dir, relayId!, env, add));
 
   // The local gateway answers on its port?
-  await guard("gateway", async () => {
-    const gatewayUrl = localGatewayUrl(config, env);
-    report.gatewayUrl = gatewayUrl;
-    const address = gatewayAddress(gatewayUrl);
-    if (!address) {
-      add("gateway", "problem", "KOKOCHAT_LOCAL_GATEWAY_URL is not a URL", "set it to ws://127.0.0.1:<port>, or unset it");
-      return;
-    }
-    const { host, port } = address;
-    const answer = await tcpAnswers(host, port, gatewayTimeoutMs(env));
-    if (answer === true) add("gateway", "ok", `the gateway port answers at ${host}:${port}`);
-    else
-      add(
-        "gateway",
-        "problem",
-        `nothing answers at ${host}:${port} (${answer}): phones cannot reach the gateway through the relay`,
-        "start the OpenClaw gateway (e.g. 'openclaw gateway'), or check gateway.port in openclaw.json / OPENCLAW_GATEWAY_PORT",
-      );
-  });
+  const gateway = gatewayUrl;
+  if (gateway !== undefined)
+    await guard("gateway", async () => {
+      report.gatewayUrl = gateway;
+      const { host, port } = gatewayAddress(gateway)!; // localGatewayUrl returns only URLs it parsed
+      const answer = await tcpAnswers(host, port, gatewayTimeoutMs(env));
+      if (answer === true) add("gateway", "ok", `the gateway port answers at ${host}:${port}`);
+      else
+        add(
+          "gateway",
+          "problem",
+          `nothing answers at ${host}:${port} (${answer}): phones cannot reach the gateway through the relay`,
+          "start the OpenClaw gateway (e.g. 'openclaw gateway'), or check gateway.port in openclaw.json / OPENCLAW_GATEWAY_PORT",
+        );
+    });
 
   report.problems = checks.filter((c) => c.status === "problem").length;
   report.ok = report.problems === 0;

@@ -156,6 +156,19 @@ describe("doctor: what it finds", () => {
     expect(report.checks).toContainEqual({ check: "relay", status: "note", summary: "no relay credentials yet: the first pair makes them" });
   });
 
+  it("a KOKOCHAT_LOCAL_GATEWAY_URL pair would refuse is one config problem, not one per check using it", async () => {
+    using s = tempStateDir();
+    makeSqliteStore(s.dir);
+    // Paired, so the relay check (which compares the connector's gateway URL) runs too.
+    expect((await run(["pair", "--no-connector", "--state-dir", s.dir, requestCode(newIdentity())])).exitCode).toBe(0);
+    const r = await doctor(s.dir, { KOKOCHAT_LOCAL_GATEWAY_URL: "ws://127.0.0.1:1/?x=1" }, "--json");
+    expect(r.exitCode).toBe(1);
+    const aboutIt = problems(JSON.parse(r.stdout).checks).filter((c) => /KOKOCHAT_LOCAL_GATEWAY_URL|gateway is at/.test(c.summary));
+    expect(aboutIt).toEqual([
+      expect.objectContaining({ check: "config", summary: expect.stringContaining("KOKOCHAT_LOCAL_GATEWAY_URL is not a plain ws:// or wss:// URL") }),
+    ]);
+  });
+
   it("reports an unreadable or unknown store with the refusal pair would give", async () => {
     using s = tempStateDir();
     makeSqliteStore(s.dir, (db) => db.run("ALTER TABLE device_pairing_paired DROP COLUMN approved_via"));
