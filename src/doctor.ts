@@ -11,11 +11,10 @@ import { KOKOCHAT_CLIENT_IDS, readDevices, summarise } from "./devices.ts";
 import { configPath, effectiveEnv, localGatewayUrl, readOpenClawConfig, type OpenClawConfig } from "./openclaw/config.ts";
 import { connectorConfigPath, credentialsPath, readCredentials, relayDir, relayUrlFrom, reusable, RELAY_ID_RE, RELAY_SECRET_RE, type RelayCredentials } from "./relay/credentials.ts";
 import { installedService, serviceState, TASK_NAME, UNIT_NAME } from "./relay/service.ts";
-import { isOurs, pidPath, readPidFile } from "./relay/supervisor.ts";
+import { pidPath, readPidFile, recordedState } from "./relay/supervisor.ts";
 import { pairedJsonPath, selectStore, sqlitePath, storeJson, type StoreTarget } from "./store/select.ts";
 import { checkSchema, openDatabase } from "./store/sqlite.ts";
 import { resolveStateDir, systemProbe } from "./store/statedir.ts";
-import { isAlive } from "./store/lock.ts";
 
 /** `reusable` as a plain boolean: its type guard would narrow `creds` to never in the branch that reports them. */
 const sameRelay = (c: RelayCredentials, url: string): boolean => reusable(c, url);
@@ -261,10 +260,9 @@ function checkConnector(stateDir: string, relayId: string, env: NodeJS.ProcessEn
   let running: string | undefined;
   let stale: string | undefined;
   if (record) {
-    if (isOurs(record, connectorConfigPath(stateDir, relayId))) running = `pid ${record.pid}`;
-    // Windows has no identity check: a live recorded pid is taken as ours, as the supervisor does.
-    else if (process.platform === "win32" && record.configPath === connectorConfigPath(stateDir, relayId) && isAlive(record.pid))
-      running = `pid ${record.pid}, not verified on Windows`;
+    const state = recordedState(record, connectorConfigPath(stateDir, relayId)); // as the supervisor judges it
+    if (state === "ours") running = `pid ${record.pid}`;
+    else if (state === "unverified") running = `pid ${record.pid}, not verified on Windows`;
     else stale = `the pid file names pid ${record.pid}, which is not our running connector`;
   }
   const place = installedService(env);

@@ -14,7 +14,7 @@
  * after that check; never by name or pattern. All of it runs under a lock so
  * two `pair` runs at once still leave one connector.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
@@ -114,7 +114,32 @@ export function isOurs(record: PidRecord, configPath?: string): boolean {
   return at >= 1 && tail.every((word, i) => id.args[at + i] === word);
 }
 
+/**
+ * What a pid record is to the connector of `configPath`: "ours" (verified by
+ * start time and command line), "unverified" (Windows, where a live pid cannot
+ * be checked: trusted as ours, never signalled), "other-config" (verified ours,
+ * but running another config), or undefined (dead, or another program).
+ */
+export function recordedState(record: PidRecord, configPath: string): "ours" | "unverified" | "other-config" | undefined {
+  const sameConfig = resolve(record.configPath) === resolve(configPath);
+  if (isOurs(record)) return sameConfig ? "ours" : "other-config";
+  return process.platform === "win32" && sameConfig && isAlive(record.pid) ? "unverified" : undefined;
+}
+
 // ── pid files ────────────────────────────────────────────────────────────────
+
+/** The pid files of a state dir's kokochat-relay folder (none when it does not exist). */
+function pidFiles(stateDir: string): { relayId: string; path: string }[] {
+  const dir = relayDir(stateDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if (errno(error) === "ENOENT") return [];
+    throw fsError(error, "the kokochat-relay folder");
+  }
+  return names.filter((n) => n.endsWith(".pid")).map((n) => ({ relayId: n.slice(0, -4), path: join(dir, n) }));
+}
 
 export function readPidFile(path: string): PidRecord | undefined {
   let text: string;
@@ -155,8 +180,10 @@ async function stopVerified(record: PidRecord): Promise<void> {
     return;
   }
   const deadline = Date.now() + 3_000;
-  while (Date.now() < deadline) {
-    if (!isAlive(record.pid) || !isOurs(record)) return;
+  // Liveness is one cheap syscall; the identity check (which runs `ps` three times on
+  // macOS) only every ~250 ms, to stop waiting early if the pid went to another program.
+  for (let i = 1; Date.now() < deadline; i++) {
+    if (!isAlive(record.pid) || (i % 10 === 0 && !isOurs(record))) return;
     await Bun.sleep(25);
   }
   if (isOurs(record)) {
@@ -172,18 +199,9 @@ async function stopVerified(record: PidRecord): Promise<void> {
  * dead or foreign process is just removed.
  */
 export async function stopRecordedConnectors(stateDir: string, keepRelayId?: string, onUnverified?: (pid: number) => void): Promise<number> {
-  const dir = relayDir(stateDir);
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    if (errno(error) === "ENOENT") return 0;
-    throw fsError(error, "the kokochat-relay folder");
-  }
   let stopped = 0;
-  for (const name of names) {
-    if (!name.endsWith(".pid") || name === `${keepRelayId}.pid`) continue;
-    const path = join(dir, name);
+  for (const { relayId, path } of pidFiles(stateDir)) {
+    if (relayId === keepRelayId) continue;
     const record = readPidFile(path);
     if (record && isOurs(record)) {
       await stopVerified(record);
@@ -275,12 +293,11 @@ export async function ensureConnector(
     await stopRecordedConnectors(stateDir, o.relayId);
     const path = pidPath(stateDir, o.relayId);
     const record = readPidFile(path);
-    if (record && isOurs(record, configPath)) return "running";
-    // Windows gives us no cheap way to check a pid's identity: a live recorded pid is trusted, never signalled.
-    if (process.platform === "win32" && record && record.configPath === configPath && isAlive(record.pid)) return "running";
+    const state = record && recordedState(record, configPath);
+    if (state === "ours" || state === "unverified") return "running";
     if (record) {
       // Ours but for another config (a stale pid file): stop it; a foreign or dead pid is left alone.
-      if (isOurs(record)) await stopVerified(record);
+      if (state === "other-config") await stopVerified(record);
       rmSync(path, { force: true });
     }
     await startDetached({ stateDir, relayId: o.relayId, configPath }, deps);
@@ -290,12 +307,8 @@ export async function ensureConnector(
 
 /** Pid-file connectors of a state dir and whether each is verified alive (for `service status`). */
 export function recordedConnectors(stateDir: string): Array<{ relayId: string; pid: number; running: boolean }> {
-  const dir = relayDir(stateDir);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => n.endsWith(".pid"))
-    .map((n) => {
-      const record = readPidFile(join(dir, n));
-      return { relayId: n.slice(0, -4), pid: record?.pid ?? 0, running: record ? isOurs(record) : false };
-    });
+  return pidFiles(stateDir).map(({ relayId, path }) => {
+    const record = readPidFile(path);
+    return { relayId, pid: record?.pid ?? 0, running: record ? isOurs(record) : false };
+  });
 }
