@@ -11,6 +11,7 @@
  * Logging: one line per event, never a secret (the relay secret, the
  * `?secret=` query) and never frame contents.
  */
+import { errno } from "../errors.ts";
 import { Backoff, type BackoffOptions } from "./backoff.ts";
 
 export type ConnectorConfig = {
@@ -255,8 +256,7 @@ export class Connector {
     });
     ws.addEventListener("error", (event) => {
       const e = event as ErrorEvent;
-      const code = (e.error as { code?: unknown } | undefined)?.code;
-      this.#relayError = typeof code === "string" ? code : e.message || "connection error";
+      this.#relayError = errno(e.error) ?? (e.message || "connection error");
     });
     ws.addEventListener("close", (event) => {
       if (this.#relay !== ws) return;
@@ -438,8 +438,7 @@ export class Connector {
     });
     gw.addEventListener("error", (event) => {
       const e = event as ErrorEvent;
-      const code = (e.error as { code?: unknown } | undefined)?.code;
-      s.lastError = typeof code === "string" ? code : "connection error";
+      s.lastError = errno(e.error) ?? "connection error";
     });
     gw.addEventListener("close", (event) => {
       if (s.done) return;

@@ -13,11 +13,11 @@ import { randomToken } from "../crypto/random.ts";
 import { ensurePrivateDir, writeFileAtomic } from "../store/atomic.ts";
 import { withLock } from "../store/lock.ts";
 import { credentialsPath, relayDir, RELAY_ID_RE, RELAY_SECRET_RE } from "./connector-config.ts";
+import type { ConnectorConfig } from "./connector.ts";
 
 export const DEFAULT_RELAY_URL = "wss://deeply.plus/relay";
 
 export type RelayCredentials = { relayUrl: string; relayId: string; relaySecret: string; createdAtMs: number };
-export type ConnectorConfig = { relayUrl: string; relayId: string; relaySecret: string; gatewayUrl: string };
 
 
 export { credentialsPath, relayDir, RELAY_ID_RE, RELAY_SECRET_RE };
