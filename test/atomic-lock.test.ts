@@ -73,10 +73,12 @@ describe("the lock folder", () => {
   it("is removed file by file when released (no recursive delete), leaving the folder as it was", async () => {
     using s = tempStateDir();
     const lock = join(s.dir, "x.lock");
-    await withLock(lock, "x", () => {
+    const held = await withLock(lock, "x", () => {
       expect(readdirSync(lock)).toEqual(["owner.json"]);
       writeFileSync(join(lock, "extra"), "left by an older version");
+      return "ran";
     });
+    expect(held).toBe("ran"); // the checks inside did run
     expect(readdirSync(s.dir)).toEqual([]);
   });
 

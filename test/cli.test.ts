@@ -53,7 +53,11 @@ describe("output discipline", () => {
     using s = tempStateDir();
     const id = newIdentity();
     const runs = [await pair(s.dir, [requestCode(id)]), await pair(s.dir, [requestCode(id)]), await pair(s.dir, ["--json", requestCode(id)])];
-    for (const r of runs) for (const secret of secretsOf(s.dir, r)) expect(r.stderr).not.toContain(secret);
+    expect(runs.map((r) => r.exitCode)).toEqual([0, 0, 0]);
+    for (const r of runs) {
+      expect(secretsOf(s.dir, r)).toHaveLength(2); // the device token and the relay secret: there is something to look for
+      for (const secret of secretsOf(s.dir, r)) expect(r.stderr).not.toContain(secret);
+    }
   });
 
   it("colours stderr only on a terminal and never with NO_COLOR", async () => {

@@ -39,7 +39,8 @@ function closedPort(): number {
  */
 async function fakeConnector(state: string, relayId: string): Promise<number> {
   const configPath = join(state, "kokochat-relay", `${relayId}.json`);
-  const proc = Bun.spawn(["bash", "-c", "sleep 60; :", "connector", "--config", configPath], { stdout: "ignore", stderr: "ignore" });
+  // One process, no child: killing it by pid leaves nothing behind (a `bash -c "sleep …"` left its sleep).
+  const proc = Bun.spawn([process.execPath, "-e", "setTimeout(() => {}, 60_000)", "connector", "--config", configPath], { stdout: "ignore", stderr: "ignore" });
   cleanups.push(() => proc.kill());
   let identity = processIdentity(proc.pid);
   for (let i = 0; i < 50 && !identity?.args.includes("--config"); i++) {

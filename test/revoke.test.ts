@@ -156,6 +156,8 @@ for (const backend of BACKENDS) {
       using s = tempStateDir();
       const { all } = fixture(s.dir, backend);
       const outputs = [await revoke(s.dir, "--dry-run", "0123456789"), await revoke(s.dir, "--yes", "--json", "0123456789"), await revoke(s.dir, "--yes", "0123456789"), await revoke(s.dir, "01234567")];
+      expect(outputs.map((r) => r.exitCode)).toEqual([0, 0, 0, 64]); // the last one lacks --yes with stdin not a terminal
+      expect(tokensOf(all).length).toBeGreaterThan(0);
       for (const r of outputs) for (const token of tokensOf(all)) expect(r.stdout + r.stderr).not.toContain(token);
     });
 

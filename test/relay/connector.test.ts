@@ -58,6 +58,7 @@ describe("connector: piping streams", () => {
   });
   afterAll(async () => {
     await stopAll();
+    expect(await c.stdout).toBe(""); // "nothing on stdout", checked once the process is gone
     relay.stop();
     gateway.stop();
   });
@@ -182,9 +183,11 @@ describe("connector: gateway trouble", () => {
     await relay.waitForConnector();
     const rss = () => Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${c.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
     const before = rss();
+    expect(before).toBeGreaterThan(0); // RssAnon was read
     const phone = await Phone.connect(relay.phoneUrl);
     const frame = "b".repeat(64 * 1024);
     let peak = before;
+    let sent = 0;
     // Offer 96 MiB; the phone side paces itself on its own buffer so the test process stays small too.
     for (let i = 0; i < 1536; i++) {
       while (phone.ws.bufferedAmount > 8 * 1024 * 1024) {
@@ -194,6 +197,7 @@ describe("connector: gateway trouble", () => {
       }
       if (phone.ws.readyState !== WebSocket.OPEN) break;
       phone.send(frame);
+      sent++;
       if (i % 64 === 0) {
         await Bun.sleep(1);
         peak = Math.max(peak, rss());
@@ -201,6 +205,9 @@ describe("connector: gateway trouble", () => {
     }
     await Bun.sleep(300);
     peak = Math.max(peak, rss());
+    // All 96 MiB went out with the phone still connected: the connector held it back, not a closed socket.
+    expect(sent).toBe(1536);
+    expect(phone.ws.readyState).toBe(WebSocket.OPEN);
     expect(peak - before).toBeLessThan(32); // ~9 MiB with backpressure, >130 MiB without
     phone.close();
     stalled.stop();
@@ -336,6 +343,7 @@ describe("connector: settings", () => {
 
 describe("connector: logs", () => {
   it("never print frame contents", () => {
+    expect(allLines.flat().length).toBeGreaterThan(50); // the other suites ran and logged
     const lines = allLines.flat().join("\n");
     for (const text of ["still here", "via relay.json", "frame 1", '"phone":', "qqqqqqqq", "xxxxxxxx"])
       expect(lines).not.toContain(text);
