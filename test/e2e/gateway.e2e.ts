@@ -22,18 +22,8 @@ import { binary, run } from "../support/binary.ts";
 import { stopAll, track } from "../support/processes.ts";
 import { TestRelay } from "../support/relay.ts";
 import { ensureOpenclaw, OPENCLAW_VERSIONS, removeGatewayDir, startGateway, type Gateway, type Installed } from "../support/openclaw.ts";
-import {
-  connectPhone,
-  decodeSetupCode,
-  DEFAULT_SCOPES,
-  describeResult,
-  newIdentity,
-  pairingRequest,
-  type ConnectOptions,
-  type ConnectResult,
-  type Identity,
-  type PhoneClient,
-} from "../support/phone.ts";
+import { connectPhone, describeResult, readSetupCode, type ConnectOptions, type ConnectResult } from "../support/phone.ts";
+import { DEFAULT_SCOPES, newIdentity, requestCode, type Identity, type PhoneClient } from "../support/requests.ts";
 
 const suiteStarted = performance.now();
 const totals = { passed: 0, failed: 0 };
@@ -105,14 +95,14 @@ async function pairWithBinary(
   client?: PhoneClient,
   env?: Record<string, string | undefined>,
 ): Promise<Paired> {
-  const request = pairingRequest(identity, client ? { client } : {});
+  const request = requestCode(identity, client ? { client } : {});
   const t0 = performance.now();
   const withConnector = extra.includes("--relay-url");
   const r = await run(["pair", ...(withConnector ? [] : ["--no-connector"]), "--state-dir", gateway.stateDir, ...extra, request], env ? { env } : {});
   const lines = r.stdout.split("\n").filter(Boolean);
-  let setup: ReturnType<typeof decodeSetupCode> | undefined;
+  let setup: ReturnType<typeof readSetupCode> | undefined;
   try {
-    if (lines.length === 1) setup = decodeSetupCode(lines[0]!);
+    if (lines.length === 1) setup = readSetupCode(lines[0]!);
   } catch {}
   if (setup) {
     secrets.add(setup.deviceToken);
@@ -204,7 +194,7 @@ for (const version of OPENCLAW_VERSIONS) {
       say(`[${version}] gateway on 127.0.0.1:${gateway.port}: /readyz after ${(gateway.readyzMs / 1000).toFixed(1)} s, ready for connects after ${(gateway.startMs / 1000).toFixed(1)} s (store: ${gateway.store}${gateway.droppedConfigKeys.length ? `; config keys this version lacks, not written: ${gateway.droppedConfigKeys.join(", ")}` : ""})`);
       // A warming-up gateway may hold the first connects: wait until a connect gets a real answer.
       const t0 = performance.now();
-      const probe = await newIdentity();
+      const probe = newIdentity();
       for (;;) {
         const r = await connect(gateway, { identity: probe, token: "x".repeat(43), timeoutMs: 20_000 });
         if ("error" in r && r.error.details?.reason !== "startup-sidecars" && r.error.code !== "UNAVAILABLE") break;
@@ -224,12 +214,12 @@ for (const version of OPENCLAW_VERSIONS) {
     }, 30_000);
 
     check(`[${version}] an unpaired phone is refused`, async () => {
-      const stranger = await newIdentity();
+      const stranger = newIdentity();
       return expectRefused(await connect(gateway, { identity: stranger, token: "A".repeat(43) }), "unpaired phone", TOKEN_REFUSALS);
     });
 
     check(`[${version}] a pairing made by the binary is accepted on the phone's first connect (v3 signature)`, async () => {
-      first = await pairWithBinary(gateway, await newIdentity());
+      first = await pairWithBinary(gateway, newIdentity());
       return `pair ${first.ms} ms; ${expectHello(await connect(gateway, { identity: first.identity, token: first.token }), "first connect")}`;
     });
 
@@ -237,7 +227,7 @@ for (const version of OPENCLAW_VERSIONS) {
       assert(first, "needs the first pairing");
       const stored = readStored(gateway, first.deviceId);
       assert(stored, `device not found in the ${gateway.store} store`);
-      assert(stored.publicKey === first.identity.publicKeyB64u, "stored public key differs from the phone's");
+      assert(stored.publicKey === first.identity.publicKeyB64, "stored public key differs from the phone's");
       assert(stored.token === first.token, "stored operator token differs from the setup code's");
       assert([...stored.scopes].sort().join(",") === [...DEFAULT_SCOPES].sort().join(","), `stored scopes ${stored.scopes.join(",")}`);
       if (gateway.store === "sqlite") {
@@ -257,7 +247,7 @@ for (const version of OPENCLAW_VERSIONS) {
 
     check(`[${version}] an Android phone (openclaw-android, with deviceFamily) pairs and connects too`, async () => {
       const android: PhoneClient = { id: "openclaw-android", version: "0.0.1", platform: "android", mode: "ui", displayName: "KokoChat", deviceFamily: "Android" };
-      const identity = await newIdentity();
+      const identity = newIdentity();
       const paired = await pairWithBinary(gateway, identity, [], android);
       return expectHello(await connect(gateway, { identity, token: paired.token, client: android }), "android connect");
     });
@@ -270,13 +260,13 @@ for (const version of OPENCLAW_VERSIONS) {
 
     check(`[${version}] the same token presented by another identity is refused`, async () => {
       assert(first, "needs the first pairing");
-      const thief = await newIdentity();
+      const thief = newIdentity();
       return expectRefused(await connect(gateway, { identity: thief, token: first.token }), "token under another identity", TOKEN_REFUSALS);
     });
 
     check(`[${version}] a forged signature is refused`, async () => {
       assert(first, "needs the first pairing");
-      const forger = await newIdentity();
+      const forger = newIdentity();
       return expectRefused(
         await connect(gateway, { identity: first.identity, token: first.token, signWith: forger.secretKey }),
         "forged signature",
@@ -285,7 +275,7 @@ for (const version of OPENCLAW_VERSIONS) {
     });
 
     check(`[${version}] re-pairing rotates the token: the old one is refused, the new one accepted`, async () => {
-      const identity = await newIdentity();
+      const identity = newIdentity();
       const before = await pairWithBinary(gateway, identity);
       expectHello(await connect(gateway, { identity, token: before.token }), "before re-pairing");
       const created = readStored(gateway, identity.deviceId)?.createdAtMs;
@@ -300,7 +290,7 @@ for (const version of OPENCLAW_VERSIONS) {
     });
 
     check(`[${version}] revoke: the phone's next connect is refused, and a new pair lets it back in`, async () => {
-      const identity = await newIdentity();
+      const identity = newIdentity();
       const paired = await pairWithBinary(gateway, identity);
       expectHello(await connect(gateway, { identity, token: paired.token }), "before revoking");
       const t0 = performance.now();
@@ -316,7 +306,7 @@ for (const version of OPENCLAW_VERSIONS) {
     });
 
     check(`[${version}] devices lists the phone from the store this gateway reads, with the gateway's last-use stamp and no token`, async () => {
-      const identity = await newIdentity();
+      const identity = newIdentity();
       const paired = await pairWithBinary(gateway, identity);
       expectHello(await connect(gateway, { identity, token: paired.token }), "before listing");
       const r = await run(["devices", "--json", "--state-dir", gateway.stateDir]);
@@ -339,7 +329,7 @@ for (const version of OPENCLAW_VERSIONS) {
     });
 
     check(`[${version}] --limited grants no operator.admin`, async () => {
-      const identity = await newIdentity();
+      const identity = newIdentity();
       const limited = await pairWithBinary(gateway, identity, ["--limited"]);
       const stored = readStored(gateway, identity.deviceId);
       assert(stored && !stored.scopes.includes("operator.admin") && !stored.tokenScopes.includes("operator.admin"), "store grants operator.admin");
@@ -354,7 +344,7 @@ for (const version of OPENCLAW_VERSIONS) {
     check(
       `[${version}] 20 parallel pairings while a paired phone keeps reconnecting: all 21 get hello-ok`,
       async () => {
-        const busy = await pairWithBinary(gateway, await newIdentity());
+        const busy = await pairWithBinary(gateway, newIdentity());
         // The paired phone reconnects over and over (on a quiet machine a connect is quick, so it uses a few
         // sockets at once to keep the gateway rewriting its table), and the 20 pairings start spread over
         // a few seconds so they overlap those rewrites whatever the machine's speed.
@@ -371,7 +361,7 @@ for (const version of OPENCLAW_VERSIONS) {
         );
         while (loop.ok + loop.failed.length < RECONNECT_SOCKETS) await Bun.sleep(20);
         const t0 = performance.now();
-        const identities = await Promise.all(Array.from({ length: 20 }, () => newIdentity()));
+        const identities = Array.from({ length: 20 }, () => newIdentity());
         let paired: Paired[];
         try {
           const settled = await Promise.allSettled(
@@ -416,16 +406,16 @@ for (const version of OPENCLAW_VERSIONS) {
       // A loopback relay (SPEC §4) whose credentials an earlier pairing would have left; the binary
       // starts its own connector, which finds the gateway from the real openclaw.json.
       const b64 = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
-      const relay = new TestRelay({ relayId: b64(18), relaySecret: b64(32) });
+      const relay = new TestRelay();
       secrets.add(relay.relaySecret);
       try {
         mkdirSync(join(gateway.stateDir, "kokochat-relay"), { recursive: true, mode: 0o700 });
         writeFileSync(
           join(gateway.stateDir, "kokochat-relay", "relay.json"),
-          JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: Date.now() }),
+          relay.credentialsJson(Date.now()),
           { mode: 0o600 },
         );
-        const identity = await newIdentity();
+        const identity = newIdentity();
         const paired = await pairWithBinary(gateway, identity, ["--relay-url", relay.url], undefined, { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined });
         const record = readPidFile(pidPath(gateway.stateDir, relay.relayId));
         if (record) track(record.pid);

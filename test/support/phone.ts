@@ -11,86 +11,16 @@
  * (a test must never print a token).
  */
 import * as ed from "@noble/ed25519";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { DEFAULT_SCOPES, IOS_CLIENT, type Identity, type PhoneClient, type SetupCode } from "./requests.ts";
 
-export const DEFAULT_SCOPES = [
-  "operator.admin",
-  "operator.read",
-  "operator.write",
-  "operator.approvals",
-  "operator.talk.secrets",
-] as const;
+const b64u = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
 
-export type PhoneClient = {
-  id: string;
-  version: string;
-  platform: string;
-  mode: string;
-  displayName: string;
-  deviceFamily?: string;
-};
-
-export const IOS_CLIENT: PhoneClient = {
-  id: "openclaw-ios",
-  version: "0.0.1",
-  platform: "ios",
-  mode: "ui",
-  displayName: "KokoChat",
-};
-
-export type Identity = {
-  secretKey: Uint8Array;
-  publicKey: Uint8Array;
-  /** base64url, no padding, of the raw 32-byte public key */
-  publicKeyB64u: string;
-  /** lowercase hex SHA-256 of the raw public key */
-  deviceId: string;
-};
-
-export const b64u = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
-
-export const sha256hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-
-/** A fresh device identity, made the way the phone makes it. */
-export async function newIdentity(): Promise<Identity> {
-  const secretKey = ed.utils.randomSecretKey();
-  const publicKey = await ed.getPublicKeyAsync(secretKey);
-  return { secretKey, publicKey, publicKeyB64u: b64u(publicKey), deviceId: sha256hex(publicKey) };
-}
-
-export type PairingRequestOptions = {
-  role?: string;
-  scopes?: readonly string[];
-  client?: PhoneClient;
-};
-
-/** The pairing request JSON object of SPEC §2. */
-export function pairingRequestJson(identity: Identity, options: PairingRequestOptions = {}) {
-  return {
-    type: "kokochat.pairingRequest",
-    version: 1,
-    deviceId: identity.deviceId,
-    publicKey: identity.publicKeyB64u,
-    role: options.role ?? "operator",
-    scopes: [...(options.scopes ?? DEFAULT_SCOPES)],
-    client: { ...(options.client ?? IOS_CLIENT) },
-  };
-}
-
-/** The pairing request as the phone shows it: base64url (no padding) of the UTF-8 JSON. */
-export function pairingRequest(identity: Identity, options: PairingRequestOptions = {}): string {
-  return b64u(new TextEncoder().encode(JSON.stringify(pairingRequestJson(identity, options))));
-}
-
-export type SetupCode = {
-  url: string;
-  deviceToken: string;
-  deviceId: string;
-  relay?: { id: string; mode: string };
-};
-
-/** Decode the setup code the tool printed (SPEC §5: base64url JSON; also decoded JSON or standard base64). */
-export function decodeSetupCode(code: string): SetupCode {
+/**
+ * The setup code as the phone reads it: SPEC §5's base64url JSON, and also
+ * already-decoded JSON or standard base64 (the spec lets the phone take those).
+ */
+export function readSetupCode(code: string): Omit<SetupCode, "relay"> & Partial<Pick<SetupCode, "relay">> {
   const text = code.trim();
   const json = text.startsWith("{") ? text : Buffer.from(text.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
   const value = JSON.parse(json) as SetupCode;
@@ -228,7 +158,7 @@ export async function connectPhone(url: string, options: ConnectOptions): Promis
               userAgent: `kokochat/${client.version}`,
               device: {
                 id: deviceId,
-                publicKey: options.presentPublicKey ?? options.identity.publicKeyB64u,
+                publicKey: options.presentPublicKey ?? options.identity.publicKeyB64,
                 signature: b64u(signature),
                 signedAt: ts,
                 nonce,

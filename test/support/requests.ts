@@ -20,6 +20,11 @@ export function newIdentity(): Identity {
 
 export const DEFAULT_SCOPES = ["operator.admin", "operator.read", "operator.write", "operator.approvals", "operator.talk.secrets"];
 
+/** The `client` block of a request (SPEC §2). */
+export type PhoneClient = { id: string; version: string; platform: string; mode: string; displayName: string; deviceFamily?: string };
+
+export const IOS_CLIENT: PhoneClient = { id: "openclaw-ios", version: "0.0.1", platform: "ios", mode: "ui", displayName: "KokoChat" };
+
 export function requestJson(id: Identity, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     type: "kokochat.pairingRequest",
@@ -28,7 +33,7 @@ export function requestJson(id: Identity, overrides: Record<string, unknown> = {
     publicKey: id.publicKeyB64,
     role: "operator",
     scopes: DEFAULT_SCOPES,
-    client: { id: "openclaw-ios", version: "0.0.1", platform: "ios", mode: "ui", displayName: "KokoChat" },
+    client: { ...IOS_CLIENT },
     ...overrides,
   };
 }
