@@ -242,12 +242,11 @@ describe("doctor with a real connector", () => {
   it("sees the connector pair started (its pid record) and the gateway port, and finds nothing wrong", async () => {
     using s = tempStateDir();
     const gateway = new EchoGateway();
-    const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
-    const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+    const relay = new TestRelay();
     try {
       seed(s.dir, "json", []);
       mkdirSync(join(s.dir, "kokochat-relay"), { mode: 0o700 });
-      writeFileSync(join(s.dir, "kokochat-relay", "relay.json"), JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: 1 }), { mode: 0o600 });
+      writeFileSync(join(s.dir, "kokochat-relay", "relay.json"), relay.credentialsJson(), { mode: 0o600 });
       const env = { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined, KOKOCHAT_LOCAL_GATEWAY_URL: gateway.url, KOKOCHAT_RELAY_URL: relay.url };
       const paired = await run(["pair", "--json", "--state-dir", s.dir, requestCode(newIdentity())], { env });
       expect(JSON.parse(paired.stdout).connector).toBe("started");

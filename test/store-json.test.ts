@@ -2,23 +2,12 @@ import { describe, expect, it } from "bun:test";
 import { chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./support/binary.ts";
+import { foreignDevice } from "./support/devices.ts";
 import { SilentPort } from "./support/silent-port.ts";
 import { decodeSetupCode, newIdentity, requestCode } from "./support/requests.ts";
 import { makeJsonStore, makeSqliteStore, modeOf, pairedFile, pendingFile, readJson, snapshot, tempStateDir } from "./support/stores.ts";
 
 const pairInto = (state: string, code: string, ...flags: string[]) => run(["pair", "--no-connector", "--state-dir", state, ...flags, code]);
-
-const foreignDevice = {
-  deviceId: "f".repeat(64),
-  publicKey: "foreign",
-  displayName: "Mac",
-  role: "node",
-  roles: ["node"],
-  tokens: { node: { token: "t", role: "node", scopes: [], createdAtMs: 1 } },
-  createdAtMs: 1,
-  approvedAtMs: 2,
-  futureField: { nested: [1, 2, 3] },
-};
 
 describe("JSON store (OpenClaw 2026.4.15–2026.6.x)", () => {
   it("creates devices/paired.json (0600, folder 0700) when the state dir has none", async () => {

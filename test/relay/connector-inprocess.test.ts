@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { randomToken } from "../../src/crypto/random.ts";
 import { createServer, type Socket } from "node:net";
 import { Connector, type ConnectorLimits } from "../../src/relay/connector.ts";
 import { EchoGateway } from "../support/echo-gateway.ts";
@@ -8,7 +9,6 @@ import { StalledGateway } from "../support/stalled-gateway.ts";
 
 setDefaultTimeout(30_000);
 
-const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -33,7 +33,7 @@ const until = async (what: () => boolean, ms = 5_000) => {
 
 describe("connector keepalive", () => {
   it("keeps a quiet but healthy relay link open: pongs count as life", async () => {
-    const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+    const relay = new TestRelay();
     const gateway = new EchoGateway();
     cleanups.push(() => relay.stop(), () => gateway.stop());
     // Quiet for 3× the timeout: without pongs counting as life the link would drop; the margin
@@ -66,8 +66,8 @@ describe("connector keepalive", () => {
       server.close();
     });
     const port = (server.address() as { port: number }).port;
-    const secret = b64url(32);
-    const { lines } = start(`ws://127.0.0.1:${port}`, b64url(18), secret, "ws://127.0.0.1:1", { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 200 });
+    const secret = randomToken(32);
+    const { lines } = start(`ws://127.0.0.1:${port}`, randomToken(18), secret, "ws://127.0.0.1:1", { keepaliveIntervalMs: 50, keepaliveTimeoutMs: 200 });
     await until(() => accepted >= 2);
     expect(lines.some((l) => /relay: disconnected \(.*no answer for/.test(l))).toBe(true);
     for (const line of lines) expect(line).not.toContain(secret);
@@ -76,7 +76,7 @@ describe("connector keepalive", () => {
 
 describe("connector stall limit", () => {
   it("closes a stream with 1013 when its gateway stays congested past maxStallMs", async () => {
-    const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+    const relay = new TestRelay();
     const stalled = new StalledGateway();
     await stalled.ready;
     cleanups.push(() => relay.stop(), () => stalled.stop());

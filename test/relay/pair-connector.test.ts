@@ -10,7 +10,6 @@ import { decodeSetupCode, newIdentity, requestCode } from "../support/requests.t
 import { tempStateDir } from "../support/stores.ts";
 import { Phone } from "../support/ws-peer.ts";
 
-const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 afterEach(stopAll);
 
@@ -18,13 +17,13 @@ describe("pair keeps exactly one connector running", () => {
   it("starts one on the first pairing, finds it running on the second, and the phone's setup code reaches the gateway", async () => {
     using s = tempStateDir();
     const gateway = new EchoGateway();
-    const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+    const relay = new TestRelay();
     try {
       // Credentials for the loopback test relay, as an earlier pairing would have left them.
       mkdirSync(join(s.dir, "kokochat-relay"), { mode: 0o700 });
       writeFileSync(
         join(s.dir, "kokochat-relay", "relay.json"),
-        JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: 1 }),
+        relay.credentialsJson(),
         { mode: 0o600 },
       );
       const env = { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined, KOKOCHAT_LOCAL_GATEWAY_URL: `ws://127.0.0.1:${gateway.port}` };

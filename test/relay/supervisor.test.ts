@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { randomToken } from "../../src/crypto/random.ts";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +22,6 @@ import { TestRelay } from "../support/relay.ts";
 // Real processes and sockets: allow for a loaded CI machine.
 setDefaultTimeout(30_000);
 
-const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 let gateway: EchoGateway;
 let binaryPath: string;
@@ -40,13 +40,13 @@ afterAll(() => gateway.stop());
 type Fixture = { stateDir: string; relay: TestRelay; relayId: string; configPath: string };
 
 function fixture(stateDir = mkdtempSync(join(tmpdir(), "kokochat-sup-"))): Fixture {
-  const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+  const relay = new TestRelay();
   relays.push(relay);
   mkdirSync(join(stateDir, "kokochat-relay"), { recursive: true, mode: 0o700 });
   const configPath = join(stateDir, "kokochat-relay", `${relay.relayId}.json`);
   writeFileSync(
     configPath,
-    JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, gatewayUrl: gateway.url }),
+    relay.connectorConfigJson(gateway.url),
     { mode: 0o600 },
   );
   return { stateDir, relay, relayId: relay.relayId, configPath };
@@ -148,9 +148,9 @@ describe("ensureConnector", () => {
     const f = fixture();
     const sleeper = Bun.spawn(["sleep", "60"]);
     track(sleeper.pid);
-    const other = join(f.stateDir, "kokochat-relay", `${b64url(18)}.pid`);
+    const other = join(f.stateDir, "kokochat-relay", `${randomToken(18)}.pid`);
     writeFileSync(other, JSON.stringify({ pid: sleeper.pid, start: processIdentity(sleeper.pid)!.start, configPath: f.configPath }));
-    const bare = join(f.stateDir, "kokochat-relay", `${b64url(18)}.pid`);
+    const bare = join(f.stateDir, "kokochat-relay", `${randomToken(18)}.pid`);
     writeFileSync(bare, `${sleeper.pid}\n`);
     expect((await ensure(f)).result).toBe("started");
     expect(existsSync(other)).toBe(false);

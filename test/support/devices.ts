@@ -31,6 +31,19 @@ export function device(id: string, overrides: Record<string, unknown> = {}): Dev
   };
 }
 
+/** Another program's device in a JSON store, with a field no version of ours knows: it must come through any write untouched. */
+export const foreignDevice = {
+  deviceId: "f".repeat(64),
+  publicKey: "foreign",
+  displayName: "Mac",
+  role: "node",
+  roles: ["node"],
+  tokens: { node: { token: "t", role: "node", scopes: [], createdAtMs: 1 } },
+  createdAtMs: 1,
+  approvedAtMs: 2,
+  futureField: { nested: [1, 2, 3] },
+};
+
 export const laptop = (id: string) =>
   device(id, {
     displayName: "Mac",

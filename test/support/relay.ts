@@ -4,6 +4,7 @@
  * each phone socket becomes a stream multiplexed over the connector socket.
  */
 import type { Server, ServerWebSocket } from "bun";
+import { randomToken } from "../../src/crypto/random.ts";
 
 type Peer =
   | { kind: "connector"; relayId: string }
@@ -14,7 +15,7 @@ export type RelayEvent =
   | { type: "connector-close"; code: number }
   | { type: "close-from-connector"; streamId: number; code: number; reason: string };
 
-export type TestRelayOptions = { relayId: string; relaySecret: string; port?: number };
+export type TestRelayOptions = { relayId?: string; relaySecret?: string; port?: number };
 
 export class TestRelay {
   readonly relayId: string;
@@ -29,9 +30,10 @@ export class TestRelay {
   #nextStream = 1;
   #waiters: Array<() => void> = [];
 
-  constructor(o: TestRelayOptions) {
-    this.relayId = o.relayId;
-    this.relaySecret = o.relaySecret;
+  /** A relay for a fresh relay id and secret (the sizes `pair` mints), unless given. */
+  constructor(o: TestRelayOptions = {}) {
+    this.relayId = o.relayId ?? randomToken(18);
+    this.relaySecret = o.relaySecret ?? randomToken(32);
     this.#server = this.#listen(o.port ?? 0);
     this.#port = this.#server.port!;
   }
@@ -46,6 +48,14 @@ export class TestRelay {
   /** What the phone dials (contains the secret: tests must not print it). */
   get phoneUrl(): string {
     return `${this.url}/v1/gateway/${encodeURIComponent(this.relayId)}?secret=${encodeURIComponent(this.relaySecret)}`;
+  }
+  /** relay.json for this relay, as `pair` writes it (SPEC §3). */
+  credentialsJson(createdAtMs = 1): string {
+    return JSON.stringify({ relayUrl: this.url, relayId: this.relayId, relaySecret: this.relaySecret, createdAtMs });
+  }
+  /** A connector config file for this relay and a gateway (SPEC §4). */
+  connectorConfigJson(gatewayUrl: string): string {
+    return JSON.stringify({ relayUrl: this.url, relayId: this.relayId, relaySecret: this.relaySecret, gatewayUrl });
   }
   get connectorOnline(): boolean {
     return this.#connector !== undefined;

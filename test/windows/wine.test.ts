@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { foreignDevice } from "../support/devices.ts";
 import { decodeSetupCode, chatMessage, encodeRequest, newIdentity, requestCode, requestJson, type Identity } from "../support/requests.ts";
 import { insertPaired, makeJsonStore, makeSqliteStore, pairedFile, pendingFile, readJson, readPairedRows, snapshot, sqliteFile, tempStateDir } from "../support/stores.ts";
 import { readPidFile, pidPath } from "../../src/relay/supervisor.ts";
@@ -33,19 +34,6 @@ if (missing && required)
 const SETUP_TIMEOUT_MS = 180_000;
 const TEST_TIMEOUT_MS = 60_000;
 
-const foreignDevice = {
-  deviceId: "f".repeat(64),
-  publicKey: "foreign",
-  displayName: "Mac",
-  role: "node",
-  roles: ["node"],
-  tokens: { node: { token: "t", role: "node", scopes: [], createdAtMs: 1 } },
-  createdAtMs: 1,
-  approvedAtMs: 2,
-  futureField: { nested: [1, 2, 3] },
-};
-
-const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 const oneLine = (r: SpawnResult) => r.stderr.trim().split(/\r?\n/);
 
@@ -507,9 +495,9 @@ describe.skipIf(missing !== undefined)("the windows-x64 binary under wine", () =
       async () => {
         using s = tempStateDir();
         const gateway = new EchoGateway();
-        const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+        const relay = new TestRelay();
         const config = join(s.dir, `${relay.relayId}.json`);
-        writeFileSync(config, JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, gatewayUrl: gateway.url }));
+        writeFileSync(config, relay.connectorConfigJson(gateway.url));
         const proc = wine.spawn(["connector", "--config", winPath(config)]);
         try {
           await relay.waitForConnector();
@@ -534,11 +522,11 @@ describe.skipIf(missing !== undefined)("the windows-x64 binary under wine", () =
         using s = tempStateDir();
         makeJsonStore(s.dir, {});
         const gateway = new EchoGateway();
-        const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+        const relay = new TestRelay();
         mkdirSync(join(s.dir, "kokochat-relay"));
         writeFileSync(
           join(s.dir, "kokochat-relay", "relay.json"),
-          JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: 1 }),
+          relay.credentialsJson(),
         );
         const env = { KOKOCHAT_SKIP_RELAY_CONNECTOR_START: undefined, KOKOCHAT_LOCAL_GATEWAY_URL: gateway.url };
         const pairOnce = () => wine.run(["pair", "--json", "--state-dir", winPath(s.dir), "--relay-url", relay.url, requestCode(newIdentity())], { env, stderrFile: true });
