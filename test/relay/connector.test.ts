@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, setDefaultTimeout } from "bun:test";
+import { randomToken } from "../../src/crypto/random.ts";
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,14 +13,13 @@ import { StalledGateway } from "../support/stalled-gateway.ts";
 // Real processes and sockets: allow for a loaded CI machine.
 setDefaultTimeout(30_000);
 
-const b64url = (n: number) => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("base64url");
 
 function setup(gatewayUrl: string, relay: TestRelay) {
   const dir = mkdtempSync(join(tmpdir(), "kokochat-connector-"));
   const configPath = join(dir, `${relay.relayId}.json`);
   writeFileSync(
     configPath,
-    JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, gatewayUrl }),
+    relay.connectorConfigJson(gatewayUrl),
     { mode: 0o600 },
   );
   return configPath;
@@ -30,7 +30,7 @@ const allLines: string[][] = [];
 const secrets: string[] = [];
 
 function newRelay(): TestRelay {
-  const relay = new TestRelay({ relayId: b64url(18), relaySecret: b64url(32) });
+  const relay = new TestRelay();
   secrets.push(relay.relaySecret);
   return relay;
 }
@@ -177,7 +177,7 @@ describe("connector: gateway trouble", () => {
 
   it("stops reading from the relay instead of buffering when the gateway stops reading", async () => {
     relay = newRelay();
-    const stalled = new StalledGateway();
+    const stalled = new StalledGateway({ stallAfterFirstData: true });
     await stalled.ready;
     const c = await connector(setup(stalled.url, relay));
     await relay.waitForConnector();
@@ -185,6 +185,10 @@ describe("connector: gateway trouble", () => {
     const before = rss();
     expect(before).toBeGreaterThan(0); // RssAnon was read
     const phone = await Phone.connect(relay.phoneUrl);
+    // Flood only once the gateway socket is open: frames queued while it opens are capped
+    // (1013 past 256 KiB), which would end the test early without testing backpressure.
+    phone.send("first");
+    await stalled.forwarding;
     const frame = "b".repeat(64 * 1024);
     let peak = before;
     let sent = 0;
@@ -303,7 +307,7 @@ describe("connector: settings", () => {
     mkdirSync(join(state, "kokochat-relay"));
     writeFileSync(
       join(state, "kokochat-relay", "relay.json"),
-      JSON.stringify({ relayUrl: relay.url, relayId: relay.relayId, relaySecret: relay.relaySecret, createdAtMs: 1 }),
+      relay.credentialsJson(),
     );
     const c = await startConnector([], { OPENCLAW_STATE_DIR: state, OPENCLAW_GATEWAY_PORT: String(gateway.port) });
     allLines.push(c.lines);
@@ -320,7 +324,7 @@ describe("connector: settings", () => {
   it("refuses a malformed config in one line without echoing it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kokochat-bad-"));
     const path = join(dir, "c.json");
-    const secret = b64url(32);
+    const secret = randomToken(32);
     writeFileSync(path, JSON.stringify({ relayUrl: "ws://127.0.0.1:1", relayId: "short", relaySecret: secret, gatewayUrl: "ws://127.0.0.1:2" }));
     const r = await run(["connector", "--config", path]);
     expect(r.exitCode).toBe(78);

@@ -10,8 +10,13 @@ export class StalledGateway {
   readonly sockets: Socket[] = [];
   #server: Server;
   readonly ready: Promise<void>;
+  /** With `stallAfterFirstData`: settles when the first bytes after the handshake arrived (the connector forwards). */
+  readonly forwarding: Promise<void>;
+  #forwarding!: () => void;
 
-  constructor() {
+  /** `stallAfterFirstData`: read the first chunk after the handshake, then stop reading (else stop at once). */
+  constructor(options: { stallAfterFirstData?: boolean } = {}) {
+    this.forwarding = new Promise((resolve) => (this.#forwarding = resolve));
     this.#server = createServer((socket) => {
       this.sockets.push(socket);
       let head = "";
@@ -23,7 +28,14 @@ export class StalledGateway {
         const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? "";
         const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
         socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-        socket.pause();
+        if (!options.stallAfterFirstData) {
+          socket.pause();
+          return;
+        }
+        socket.once("data", () => {
+          socket.pause();
+          this.#forwarding();
+        });
       };
       socket.on("data", onData);
       socket.on("error", () => {});
