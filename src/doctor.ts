@@ -12,7 +12,8 @@ import { configPath, effectiveEnv, localGatewayUrl, readOpenClawConfig, type Ope
 import { connectorConfigPath, credentialsPath, readCredentials, relayDir, relayUrlFrom, reusable, RELAY_ID_RE, RELAY_SECRET_RE, type RelayCredentials } from "./relay/credentials.ts";
 import { installedService, serviceState, TASK_NAME, UNIT_NAME } from "./relay/service.ts";
 import { pidPath, readPidFile, recordedState } from "./relay/supervisor.ts";
-import { pairedJsonPath, selectStore, sqlitePath, storeJson, type StoreTarget } from "./store/select.ts";
+import { jsonFiles } from "./store/json.ts";
+import { selectStore, sqlitePath, storeJson, type StoreTarget } from "./store/select.ts";
 import { checkSchema, openDatabase } from "./store/sqlite.ts";
 import { resolveStateDir, systemProbe } from "./store/statedir.ts";
 
@@ -108,7 +109,7 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
         }
         const i = store.info!;
         add("store", "ok", `${where}: schema ${i.schemaVersion ?? "?"} (user_version ${i.userVersion}), OpenClaw ${i.appVersion ?? "version not recorded"}`);
-        if (existsSync(pairedJsonPath(state.dir)))
+        if (existsSync(jsonFiles(state.dir).paired))
           add("store", "note", "devices/paired.json is ignored by this gateway: phones paired only there must be paired again");
       } else {
         add("store", "ok", `${where} (OpenClaw before 2026.7${config.lastTouchedVersion ? `, config written by ${config.lastTouchedVersion}` : ""})${existsSync(store.path) ? "" : "; nothing paired yet"}`);
@@ -132,7 +133,10 @@ export async function diagnose(options: { stateDir?: string }, processEnv: NodeJ
       const posix = process.platform !== "win32";
       const paths: [string, "dir" | "file"][] = [[state.dir, "dir"]];
       if (store?.kind === "sqlite") paths.push([join(state.dir, "state"), "dir"], [sqlitePath(state.dir), "file"]);
-      else paths.push([join(state.dir, "devices"), "dir"], [pairedJsonPath(state.dir), "file"], [join(state.dir, "devices", "pending.json"), "file"]);
+      else {
+        const f = jsonFiles(state.dir);
+        paths.push([f.dir, "dir"], [f.paired, "file"], [f.pending, "file"]);
+      }
       paths.push([relayDir(state.dir), "dir"], [credentialsPath(state.dir), "file"]);
       const creds = readCredentials(credentialsPath(state.dir));
       if (creds && /^[A-Za-z0-9_-]{1,160}$/.test(creds.relayId)) paths.push([connectorConfigPath(state.dir, creds.relayId), "file"]);

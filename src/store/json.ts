@@ -17,12 +17,11 @@ import { assertSameKey, isDeviceRecord, isObject, mergeDevice, type Approval, ty
 
 const MAX_REDO = 5;
 
-export const devicesDir = (stateDir: string) => join(stateDir, "devices");
-
 type Files = { dir: string; paired: string; pending: string; lock: string };
 
-const filesOf = (stateDir: string): Files => {
-  const dir = devicesDir(stateDir);
+/** The JSON store's folder and files (SPEC §3b), and our lock beside them. */
+export const jsonFiles = (stateDir: string): Files => {
+  const dir = join(stateDir, "devices");
   return { dir, paired: join(dir, "paired.json"), pending: join(dir, "pending.json"), lock: join(dir, "paired.json.kokochat-lock") };
 };
 
@@ -142,7 +141,7 @@ function removeOrphanTemps(dir: string): void {
  * `edit` gave on the first attempt (the store as we found it).
  */
 export async function modifyDeviceJson<T>(stateDir: string, deviceId: string, edit: DeviceEdit<T>, settleMs = 0): Promise<T> {
-  const f = filesOf(stateDir);
+  const f = jsonFiles(stateDir);
   let first: { result: T } | undefined;
   /** How to recognise our change; undefined while the last step wrote nothing (nothing to watch then). */
   let applied: ((record: DeviceRecord | undefined) => boolean) | undefined;
@@ -251,8 +250,7 @@ export async function jsonSettleMs(gatewayUrl: string): Promise<number> {
 const operatorToken = (record: DeviceRecord | undefined) => (record?.tokens as { operator?: { token?: unknown } } | undefined)?.operator?.token;
 
 export async function approveJson(stateDir: string, approval: Approval, settleMs = 0): Promise<StoreOutcome> {
-  const dir = devicesDir(stateDir);
-  ensurePrivateDir(dir, "the devices folder");
+  ensurePrivateDir(jsonFiles(stateDir).dir, "the devices folder");
   const rotated = await modifyDeviceJson(stateDir, approval.request.deviceId, (existing) => ({
     next: mergeDevice(existing, approval),
     dropPending: true,
@@ -264,7 +262,7 @@ export async function approveJson(stateDir: string, approval: Approval, settleMs
 
 /** Every paired device of devices/paired.json (none when it does not exist), newest approval first. */
 export function listDevicesJson(stateDir: string): ListedDevice[] {
-  const paired = readPaired(filesOf(stateDir)).value;
+  const paired = readPaired(jsonFiles(stateDir)).value;
   const approved = (r: DeviceRecord) => (typeof r.approvedAtMs === "number" ? r.approvedAtMs : 0);
   return Object.entries(paired)
     .map(([id, record]) => ({ id, record, unreadable: [] }))
@@ -272,7 +270,7 @@ export function listDevicesJson(stateDir: string): ListedDevice[] {
 }
 
 export function previewJson(stateDir: string, approval: Approval): StoreOutcome {
-  const f = filesOf(stateDir);
+  const f = jsonFiles(stateDir);
   // Only read here: the parses are kept for approveJson's reads under the lock.
   const existing = readPaired(f, true).value[approval.request.deviceId];
   readPending(f, true);

@@ -7,6 +7,7 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CliError } from "../errors.ts";
 import type { OpenClawConfig } from "../openclaw/config.ts";
+import { jsonFiles } from "./json.ts";
 import { hasPairedTable, openDatabase, readInfo, sqliteError, type SqliteInfo } from "./sqlite.ts";
 
 export type StoreChoice = "auto" | "sqlite" | "json";
@@ -17,7 +18,6 @@ export type StoreTarget = { kind: StoreKind; path: string; info?: SqliteInfo };
 const SQLITE_ERA: readonly number[] = [2026, 7];
 
 export const sqlitePath = (stateDir: string) => join(stateDir, "state", "openclaw.sqlite");
-export const pairedJsonPath = (stateDir: string) => join(stateDir, "devices", "paired.json");
 
 export function isSqliteEra(version: string | undefined): boolean {
   const parts = /^(\d+)\.(\d+)/.exec(version ?? "");
@@ -69,5 +69,5 @@ export function selectStore(stateDir: string, source: string, choice: StoreChoic
     return { kind: "sqlite", path: dbPath, info: sqlite.info };
   }
   if (sqlite?.hasTable || sqliteEra) throw choice === "json" ? jsonIgnored() : notYet();
-  return { kind: "json", path: pairedJsonPath(stateDir) };
+  return { kind: "json", path: jsonFiles(stateDir).paired };
 }
