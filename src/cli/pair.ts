@@ -1,6 +1,7 @@
 /** `kokochat-pairing [pair] [REQUEST…]`: approve a request, print the setup code. */
 import { pair, type PairResult } from "../pair.ts";
 import { readInput } from "../request/input.ts";
+import { ADMIN_SCOPE } from "../request/scopes.ts";
 import { shortId } from "../store/device.ts";
 import { storeJson } from "../store/select.ts";
 import { parse, STORE_OPTIONS, storeOptions } from "./args.ts";
@@ -58,9 +59,9 @@ export async function run(argv: string[]): Promise<number> {
     warn,
   );
 
-  const outside = r.refused.filter((scope) => scope !== "operator.admin");
+  const outside = r.refused.filter((scope) => scope !== ADMIN_SCOPE);
   if (outside.length > 0) warn(`not granted (outside KokoChat's operator scopes): ${outside.map(quote).join(", ")}`);
-  if (r.refused.includes("operator.admin"))
+  if (r.refused.includes(ADMIN_SCOPE))
     warn("--limited: the phone asked for operator.admin; the gateway refuses its connect unless it asks only for the granted scopes");
   const who = `${r.request.client.displayName} (${r.request.client.platform}, device ${shortId(r.request.deviceId)}…)`;
   const where = `${r.store.kind === "sqlite" ? "SQLite" : "JSON"} store ${r.store.path}`;

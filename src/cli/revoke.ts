@@ -95,11 +95,9 @@ export async function run(argv: string[]): Promise<number> {
   if (outcome.state === "revoked") {
     info(`Revoked the operator token of ${who(device)} in ${where}.`);
     info("Its next connect is refused (a connection open now lasts until it drops or the gateway restarts); pair the phone again to let it back in.");
-  } else info(`${who(device)}: ${outcome.state === "already-revoked" ? "already revoked meanwhile" : "has no operator token"}; nothing was changed`);
-  if (outcome.state === "revoked") {
     device.token = "revoked";
     for (const t of device.tokens) if (t.role === "operator") Object.assign(t, { state: "revoked", revokedAtMs: outcome.revokedAtMs });
-  }
+  } else info(`${who(device)}: ${outcome.state === "already-revoked" ? "already revoked meanwhile" : "has no operator token"}; nothing was changed`);
   if (values.json) report({ state: outcome.state, changed: outcome.state === "revoked", ...(outcome.revokedAtMs !== undefined && { revokedAtMs: outcome.revokedAtMs }) });
   else result(found.id);
   return 0;
