@@ -4,12 +4,12 @@
  * that restarts it always. stdout: the unit with --dry-run, else one result
  * line; stderr: what was done.
  */
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { CliError, errno, fsError, usageError } from "../errors.ts";
 import { parse } from "./args.ts";
 import { info, result, resultText, warn } from "./output.ts";
-import { stateDirFrom } from "../relay/connector-config.ts";
+import { relayDir, stateDirFrom } from "../relay/connector-config.ts";
 import {
   afterUninstallSteps,
   installSteps,
@@ -59,7 +59,7 @@ async function install(place: ServicePlace, stateDir: string, dryRun: boolean): 
   }
   try {
     mkdirSync(dirname(place.path), { recursive: true, mode: 0o755 });
-    if (place.kind === "launchd") mkdirSync(join(stateDir, "kokochat-relay"), { recursive: true, mode: 0o700 });
+    if (place.kind === "launchd") mkdirSync(relayDir(stateDir), { recursive: true, mode: 0o700 });
   } catch (error) {
     throw fsError(error, dirname(place.path));
   }
@@ -79,7 +79,7 @@ async function install(place: ServicePlace, stateDir: string, dryRun: boolean): 
 function uninstall(place: ServicePlace, dryRun: boolean): number {
   let present = true;
   try {
-    readFileSync(place.path);
+    statSync(place.path);
   } catch (error) {
     if (errno(error) !== "ENOENT") throw fsError(error, place.path);
     present = false;

@@ -70,16 +70,12 @@ export const systemdRunning = (): boolean => existsSync("/run/systemd/system") &
  * old KokoChat installer as a system unit), or undefined.
  */
 export function installedService(env: Env, platform: NodeJS.Platform = process.platform): ServicePlace | undefined {
-  const override = env.KOKOCHAT_SERVICE_DIR?.trim();
-  if (platform === "darwin" || platform === "win32") {
+  // One place to look: macOS, Windows, and wherever KOKOCHAT_SERVICE_DIR puts the unit.
+  if (platform === "darwin" || platform === "win32" || (platform === "linux" && env.KOKOCHAT_SERVICE_DIR?.trim())) {
     const place = servicePlace(env, platform);
     return existsSync(place.path) ? place : undefined;
   }
   if (platform !== "linux") return undefined;
-  if (override) {
-    const path = join(override, UNIT_NAME);
-    return existsSync(path) ? { kind: isRoot() ? "systemd-system" : "systemd-user", path, overridden: true } : undefined;
-  }
   // A unit file on a machine not booted with systemd cannot be restarted: the pid-file connector is used then.
   if (!systemdRunning()) return undefined;
   for (const dir of ["/etc/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]) {
