@@ -17,7 +17,10 @@ import { selectStore, sqlitePath, storeJson, type StoreTarget } from "./store/se
 import { checkSchema, openDatabase } from "./store/sqlite.ts";
 import { resolveStateDir, systemProbe } from "./store/statedir.ts";
 
-/** `reusable` as a plain boolean: its type guard would narrow `creds` to never in the branch that reports them. */
+/**
+ * The credentials serve this relay URL (a stored https:// or trailing / still counts): `reusable` as a
+ * plain boolean, since its type guard would narrow `creds` to never in the branch that reports them.
+ */
 const sameRelay = (c: RelayCredentials, url: string): boolean => reusable(c, url);
 
 export type CheckStatus = "ok" | "note" | "problem";
@@ -42,8 +45,6 @@ const FIXES: Partial<Record<ErrorCode, string>> = {
   busy: "try again in a moment",
   io: "check the disk and the path",
 };
-
-/** The credentials serve this relay URL (a stored https:// or trailing / still counts). */
 
 const quotePath = (path: string) => `'${path.replace(/'/g, `'\\''`)}'`;
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, "0");
