@@ -125,7 +125,7 @@ export function summarise({ id, record, unreadable }: ListedDevice): DeviceSumma
 
 // ── DEVICE argument: a full id or a unique prefix of at least 8 hex digits ──
 
-export const MIN_PREFIX = 8;
+const MIN_PREFIX = 8;
 
 /** Validate the DEVICE argument (usage error otherwise); never echoes it back. A trailing "…" as `devices` prints it is dropped. */
 export function parseDevicePrefix(raw: string): string {

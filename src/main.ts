@@ -17,7 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   doctor: () => import("./cli/doctor.ts"),
 };
 
-export const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenClaw gateway
+const HELP = `kokochat-pairing — approve a KokoChat phone on this OpenClaw gateway
 
 Usage:
   kokochat-pairing [pair] [REQUEST…]   approve a pairing request, print the setup code

@@ -9,7 +9,7 @@ import { safeText } from "./format.ts";
 import { resultJson, result } from "./output.ts";
 
 /** Exit status when doctor found a problem. */
-export const PROBLEMS_FOUND = 1;
+const PROBLEMS_FOUND = 1;
 
 const LABEL = { ok: "ok     ", note: "note   ", problem: "PROBLEM" } as const;
 

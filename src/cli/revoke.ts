@@ -18,7 +18,7 @@ const OPTIONS = {
 } as const;
 
 /** Exit status when the user answers anything but yes: nothing was changed. */
-export const DECLINED = 1;
+const DECLINED = 1;
 
 /** One line from stdin (the terminal); "" at end of input. */
 function readLine(): Promise<string> {

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CliError, errno, fsError } from "../errors.ts";
 
-export const DEFAULT_GATEWAY_PORT = 18789;
+const DEFAULT_GATEWAY_PORT = 18789;
 
 function readOptional(path: string, what: string): string | undefined {
   try {
@@ -19,7 +19,7 @@ function readOptional(path: string, what: string): string | undefined {
 }
 
 /** `KEY=value` lines; quotes optional, `#` comments, CRLF tolerated, `export ` prefix allowed. */
-export function parseEnvFile(text: string): Record<string, string> {
+function parseEnvFile(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();

@@ -20,7 +20,7 @@ export type BackoffOptions = {
   now: () => number;
 };
 
-export const DEFAULT_BACKOFF: BackoffOptions = {
+const DEFAULT_BACKOFF: BackoffOptions = {
   initialDelayMs: 1_000,
   maxDelayMs: 30_000,
   factor: 2,

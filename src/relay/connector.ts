@@ -50,7 +50,7 @@ export type ConnectorLimits = {
 
 const MiB = 1024 * 1024;
 
-export const DEFAULT_LIMITS: ConnectorLimits = {
+const DEFAULT_LIMITS: ConnectorLimits = {
   maxFrameBytes: 8 * MiB,
   maxQueuedFrames: 64,
   maxQueuedBytes: 256 * 1024,
@@ -66,7 +66,7 @@ export const DEFAULT_LIMITS: ConnectorLimits = {
 };
 
 /** WebSocket close codes the connector sends (RFC 6455 §7.4.1). */
-export const CLOSE = {
+const CLOSE = {
   normal: 1000,
   goingAway: 1001,
   unsupportedData: 1003,

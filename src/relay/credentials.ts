@@ -15,7 +15,7 @@ import { withLock } from "../store/lock.ts";
 import { credentialsPath, relayDir, RELAY_ID_RE, RELAY_SECRET_RE } from "./connector-config.ts";
 import type { ConnectorConfig } from "./connector.ts";
 
-export const DEFAULT_RELAY_URL = "wss://deeply.plus/relay";
+const DEFAULT_RELAY_URL = "wss://deeply.plus/relay";
 
 export type RelayCredentials = { relayUrl: string; relayId: string; relaySecret: string; createdAtMs: number };
 
@@ -30,7 +30,7 @@ const isLoopbackHost = (host: string) => host === "localhost" || host === "[::1]
  * plain ws:// relay off this machine would carry the device token in clear,
  * so it needs `insecure`.
  */
-export function normaliseRelayUrl(raw: string, insecure: boolean): string {
+function normaliseRelayUrl(raw: string, insecure: boolean): string {
   const bad = (why: string) => new CliError("usage", `relay URL ${why}: pass a wss:// URL with --relay-url or KOKOCHAT_RELAY_URL`);
   let url: URL;
   try {

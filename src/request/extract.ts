@@ -27,7 +27,7 @@ function parseJsonObject(text: string): unknown {
 }
 
 /** Strict decode of one base64 or base64url token to a JSON object, or undefined. */
-export function decodeToken(token: string): unknown {
+function decodeToken(token: string): unknown {
   const bytes = /[+/=]/.test(token) ? decodeBase64(token) : decodeBase64Url(token);
   if (!bytes) return undefined;
   try {
@@ -55,7 +55,7 @@ function closingBrace(text: string, start: number): number {
 }
 
 /** Every decoded object in `text` that might be the request, whole-input forms first. */
-export function candidates(text: string): unknown[] {
+function candidates(text: string): unknown[] {
   const found: unknown[] = [];
   const trimmed = text.trim();
   const whole = parseJsonObject(trimmed) ?? decodeToken(trimmed);

@@ -5,7 +5,7 @@
  */
 import { CliError } from "../errors.ts";
 
-export const MAX_INPUT_BYTES = 1024 * 1024;
+const MAX_INPUT_BYTES = 1024 * 1024;
 
 export type InputSource = "env" | "arguments" | "stdin";
 export type Input = { text: string; source: InputSource };

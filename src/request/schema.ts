@@ -21,7 +21,7 @@ import { pairingRequestAllows, pairingRequestJson } from "./definition.ts" with 
 // Also in definition.ts, which cannot be imported at run time (it loads arktype); schema-sync.test.ts checks they agree.
 export const REQUEST_TYPE = "kokochat.pairingRequest";
 
-export const REQUEST_VERSION = 1;
+const REQUEST_VERSION = 1;
 
 /** arktype's compiled check of `PairingRequest` (definition.ts), inlined at build time. */
 const ALLOWS: CompiledAllows = pairingRequestAllows();

@@ -62,7 +62,7 @@ function holds(path: string, bytes: Buffer): boolean {
  * `keep`: the caller will not change the result, so it may be handed to the
  * next read of the same unchanged file.
  */
-export function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean, keep = false): Parsed {
+function readObjectFile(path: string, name: string, isEntry: (value: unknown) => boolean, keep = false): Parsed {
   const earlier = kept.get(path);
   kept.delete(path);
   let bytes: Buffer;

@@ -19,7 +19,7 @@ const SQLITE_ERA: readonly number[] = [2026, 7];
 
 export const sqlitePath = (stateDir: string) => join(stateDir, "state", "openclaw.sqlite");
 
-export function isSqliteEra(version: string | undefined): boolean {
+function isSqliteEra(version: string | undefined): boolean {
   const parts = /^(\d+)\.(\d+)/.exec(version ?? "");
   if (!parts) return false;
   const [major, minor] = [Number(parts[1]), Number(parts[2])];
