@@ -24,9 +24,3 @@ export function simulateClobber(step: string, path: string, snapshot: () => stri
   clobbered = true;
   writeFileSync(path, snapshot());
 }
-
-/** How long to wait for a busy store or lock before exit 75 (KOKOCHAT_BUSY_TIMEOUT_MS, default 15 s). */
-export function busyTimeoutMs(): number {
-  const value = Number(process.env.KOKOCHAT_BUSY_TIMEOUT_MS);
-  return Number.isInteger(value) && value >= 0 ? value : 15_000;
-}

@@ -12,7 +12,6 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, 
 import { join } from "node:path";
 import { randomHex } from "../crypto/random.ts";
 import { CliError, errno, fsError } from "../errors.ts";
-import { busyTimeoutMs } from "../testhooks.ts";
 import { renameWithRetry } from "./atomic.ts";
 
 export type LockOptions = { timeoutMs?: number; staleMs?: number };
@@ -23,6 +22,12 @@ const OWNER = "owner.json";
 const GUARD_STALE_MS = 10_000;
 
 /** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+/** How long to wait for a busy store or lock before exit 75 (KOKOCHAT_BUSY_TIMEOUT_MS, default 15 s). */
+export function busyTimeoutMs(): number {
+  const value = Number(process.env.KOKOCHAT_BUSY_TIMEOUT_MS);
+  return Number.isInteger(value) && value >= 0 ? value : 15_000;
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -9,7 +9,8 @@
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { CliError, errno } from "../errors.ts";
-import { busyTimeoutMs, checkpoint } from "../testhooks.ts";
+import { busyTimeoutMs } from "./lock.ts";
+import { checkpoint } from "../testhooks.ts";
 import { assertSameKey, mergeDevice, type Approval, type DeviceEdit, type DeviceRecord, type ListedDevice, type StoreOutcome } from "./device.ts";
 
 export const PAIRED = "device_pairing_paired";

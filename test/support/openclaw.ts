@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, r
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { isAlive } from "../../src/store/lock.ts";
 
 export const NODE_VERSION = "24.21.0";
 export const OPENCLAW_VERSIONS = ["2026.9.6", "2026.5.22"] as const;
@@ -254,15 +255,6 @@ function processGroup(pid: number): number | undefined {
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 function signalGroups(pgids: Iterable<number>, signal: NodeJS.Signals): void {
   for (const pgid of pgids) {
     try {
@@ -385,8 +377,8 @@ export async function startGateway(installed: Installed, options: StartOptions =
         const pids = processTree(pid);
         signalGroups(groups, "SIGTERM");
         const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline && (exited === undefined || pids.some(alive))) await Bun.sleep(100);
-        if (exited === undefined || pids.some(alive)) {
+        while (Date.now() < deadline && (exited === undefined || pids.some(isAlive))) await Bun.sleep(100);
+        if (exited === undefined || pids.some(isAlive)) {
           signalGroups(groups, "SIGKILL");
           for (const p of pids) {
             try {

@@ -3,6 +3,7 @@
  * the compiled binary's connector run as a real child with its stderr kept.
  */
 import type { Subprocess } from "bun";
+import { isAlive } from "../../src/store/lock.ts";
 import { binary } from "./binary.ts";
 
 const started = new Set<number>();
@@ -13,14 +14,8 @@ export function track(pid: number): number {
   return pid;
 }
 
-export const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === "EPERM";
-  }
-};
+/** Whether a pid names a live process: the tool's own check (src/store/lock.ts). */
+export const alive = isAlive;
 
 /** SIGTERM every tracked pid, then SIGKILL what is left after 2 s. */
 export async function stopAll(): Promise<void> {
